@@ -1,0 +1,42 @@
+/** Classification of SDK errors into the outcomes the guard handles differently. */
+
+interface SdkError {
+  name?: string;
+  Code?: string;
+  $retryable?: unknown;
+  $metadata?: { httpStatusCode?: number };
+  $response?: { headers?: Record<string, string | undefined> };
+  Region?: string;
+}
+
+const asSdkError = (error: unknown): SdkError => (typeof error === 'object' && error !== null ? (error as SdkError) : {});
+
+export const errorName = (error: unknown): string => {
+  const sdk = asSdkError(error);
+  return sdk.name ?? sdk.Code ?? 'UnknownError';
+};
+
+export const errorMessage = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+
+export const httpStatus = (error: unknown): number | undefined => asSdkError(error).$metadata?.httpStatusCode;
+
+export const isAccessDenied = (error: unknown): boolean =>
+  ['AccessDenied', 'AccessDeniedException', 'AllAccessDisabled'].includes(errorName(error)) || httpStatus(error) === 403;
+
+export const isNoSuchBucket = (error: unknown): boolean => errorName(error) === 'NoSuchBucket';
+
+/** Worth another try later (queue retry): throttling, server errors, timeouts, dropped connections. */
+export const isTransient = (error: unknown): boolean => {
+  const status = httpStatus(error);
+  const name = errorName(error);
+  return Boolean(asSdkError(error).$retryable)
+    || (status !== undefined && (status >= 500 || status === 429))
+    || /Throttl|SlowDown|TooManyRequests|RequestLimitExceeded|Timeout|ECONNRESET|EPIPE|ETIMEDOUT|ECONNREFUSED|EAI_AGAIN|InternalError|ServiceUnavailable/i.test(name);
+};
+
+/** The bucket's region named by an S3 redirect (301 PermanentRedirect or 400 AuthorizationHeaderMalformed). */
+export const redirectRegion = (error: unknown): string | undefined => {
+  const sdk = asSdkError(error);
+  const region = sdk.$response?.headers?.['x-amz-bucket-region'] ?? sdk.Region;
+  return region && /^[a-z]{2}(-[a-z]+)+-\d$/.test(region) ? region : undefined;
+};

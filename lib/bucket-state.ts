@@ -1,0 +1,107 @@
+/**
+ * S3 adapter: everything the guard reads from and writes to a bucket. Every call carries
+ * `ExpectedBucketOwner`, so a bucket of another account is refused by S3 itself (403).
+ */
+import {
+  GetBucketEncryptionCommand,
+  GetBucketPolicyCommand,
+  GetBucketTaggingCommand,
+  PutBucketEncryptionCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import { errorName, isAccessDenied, isNoSuchBucket, redirectRegion } from './aws-errors';
+import { type BucketEncryption, type EncryptionRule, fromS3, toS3 } from './encryption';
+
+export interface BucketRef {
+  bucket: string;
+  region: string;
+  /** The account that must own the bucket: the guard's own. */
+  owner: string;
+}
+
+export interface BucketState {
+  /** The bucket's actual region (after any redirect). */
+  region: string;
+  encryption: BucketEncryption;
+  tags: Record<string, string>;
+  /** The policy document; only read when asked for. `undefined`: none, or not read. */
+  policy?: string;
+}
+
+export type S3ForRegion = (region: string) => S3Client;
+
+export const readEncryption = async (s3: S3ForRegion, ref: BucketRef): Promise<BucketEncryption> => {
+  try {
+    const output = await s3(ref.region).send(new GetBucketEncryptionCommand({ Bucket: ref.bucket, ExpectedBucketOwner: ref.owner }));
+    return fromS3(output.ServerSideEncryptionConfiguration);
+  } catch (error) {
+    // Real S3 encrypts every bucket with AES256 since 2023; emulators and older APIs may say "none".
+    if (errorName(error) === 'ServerSideEncryptionConfigurationNotFoundError') return undefined;
+    throw error;
+  }
+};
+
+const readTags = async (s3: S3ForRegion, ref: BucketRef): Promise<Record<string, string>> => {
+  try {
+    const { TagSet = [] } = await s3(ref.region).send(new GetBucketTaggingCommand({ Bucket: ref.bucket, ExpectedBucketOwner: ref.owner }));
+    return Object.fromEntries(TagSet.filter((tag) => tag.Key !== undefined).map((tag) => [tag.Key, tag.Value ?? '']));
+  } catch (error) {
+    if (errorName(error) === 'NoSuchTagSet') return {};
+    throw error;
+  }
+};
+
+export const readPolicy = async (s3: S3ForRegion, ref: BucketRef): Promise<string | undefined> => {
+  try {
+    const { Policy } = await s3(ref.region).send(new GetBucketPolicyCommand({ Bucket: ref.bucket, ExpectedBucketOwner: ref.owner }));
+    return Policy;
+  } catch (error) {
+    if (errorName(error) === 'NoSuchBucketPolicy') return undefined;
+    throw error;
+  }
+};
+
+export class BucketGoneError extends Error {
+  constructor(bucket: string) {
+    super(`bucket ${bucket} no longer exists`);
+    this.name = 'BucketGoneError';
+  }
+}
+
+/**
+ * Encryption and tags (and the policy, if asked) in parallel. When S3 answers that the bucket lives in
+ * another region than the event said, the reads are made again there, once.
+ */
+export const readBucketState = async (s3: S3ForRegion, ref: BucketRef, withPolicy: boolean): Promise<BucketState> => {
+  const attempt = async (region: string): Promise<BucketState> => {
+    const at = { ...ref, region };
+    const [encryption, tags, policy] = await Promise.all([
+      readEncryption(s3, at),
+      readTags(s3, at),
+      // The policy only feeds a warning: being denied it must not fail the evaluation.
+      withPolicy ? readPolicy(s3, at).catch((error: unknown) => { if (isAccessDenied(error)) return undefined; throw error; }) : undefined,
+    ]);
+    return { region, encryption, tags, ...(policy !== undefined ? { policy } : {}) };
+  };
+  try {
+    return await attempt(ref.region);
+  } catch (error) {
+    if (isNoSuchBucket(error)) throw new BucketGoneError(ref.bucket);
+    const actual = redirectRegion(error);
+    if (!actual || actual === ref.region) throw error;
+    try {
+      return await attempt(actual);
+    } catch (retryError) {
+      if (isNoSuchBucket(retryError)) throw new BucketGoneError(ref.bucket);
+      throw retryError;
+    }
+  }
+};
+
+export const writeEncryption = async (s3: S3ForRegion, ref: BucketRef, rule: EncryptionRule): Promise<void> => {
+  await s3(ref.region).send(new PutBucketEncryptionCommand({
+    Bucket: ref.bucket,
+    ExpectedBucketOwner: ref.owner,
+    ServerSideEncryptionConfiguration: toS3(rule),
+  }));
+};

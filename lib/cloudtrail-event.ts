@@ -1,0 +1,93 @@
+/**
+ * From an EventBridge "AWS API Call via CloudTrail" event to the bucket it concerns — or the reason it
+ * is ignored. Pure: a malformed, failed, read-only or foreign event never leads to an AWS call.
+ */
+
+/** The S3 calls that can create a bucket or weaken its encryption requirement. */
+export const TRIGGER_EVENT_NAMES = [
+  'CreateBucket',
+  'PutBucketEncryption',
+  'DeleteBucketEncryption',
+  'PutBucketTagging',
+  'DeleteBucketTagging',
+  // Buckets with ABAC enabled are tagged only through these (S3 Control API, same event source).
+  'TagResource',
+  'UntagResource',
+] as const;
+export type TriggerEventName = (typeof TRIGGER_EVENT_NAMES)[number];
+
+export interface BucketTrigger {
+  bucket: string;
+  /** Where the call was recorded: the bucket's region unless S3 redirects. */
+  region: string;
+  eventName: TriggerEventName;
+  eventId?: string;
+  actor?: string;
+}
+
+export type ParsedEvent = { ok: true; trigger: BucketTrigger } | { ok: false; reason: string; eventId?: string };
+
+const REGION = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
+const BUCKET_ARN = /^arn:aws[a-z-]*:s3:::([^/]+)$/;
+
+type Json = Record<string, unknown>;
+const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
+const str = (value: unknown, max = 2048): string | undefined =>
+  typeof value === 'string' && value.length > 0 && value.length <= max ? value : undefined;
+
+/** Why a name cannot be a general purpose bucket the guard handles, or undefined if it can. */
+export const bucketNameProblem = (name: string): string | undefined => {
+  if (name.endsWith('--x-s3')) return 'directory buckets (s3express) are out of scope';
+  if (name.length < 3 || name.length > 63) return 'bucket name must be 3 to 63 characters';
+  if (!/^[a-z0-9][a-z0-9.-]*[a-z0-9]$/.test(name)) return 'bucket name has characters S3 does not allow';
+  if (name.includes('..') || /^\d+\.\d+\.\d+\.\d+$/.test(name)) return 'bucket name is not valid';
+  return undefined;
+};
+
+const bucketOf = (eventName: TriggerEventName, parameters: Json): string | undefined => {
+  if (eventName !== 'TagResource' && eventName !== 'UntagResource') return str(parameters.bucketName, 255);
+  const arn = str(parameters.resourceArn, 2048) ?? str(parameters.ResourceArn, 2048);
+  if (!arn) return undefined;
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(arn);
+  } catch {
+    return undefined;
+  }
+  return BUCKET_ARN.exec(decoded)?.[1];
+};
+
+export const parseBucketEvent = (event: unknown, accountId: string): ParsedEvent => {
+  if (!isObject(event)) return { ok: false, reason: 'event is not an object' };
+  const detail = event.detail;
+  const eventId = isObject(detail) ? str(detail.eventID, 128) : undefined;
+  const ignore = (reason: string): ParsedEvent => ({ ok: false, reason, ...(eventId ? { eventId } : {}) });
+
+  if (event.source !== 'aws.s3') return ignore(`source is ${JSON.stringify(event.source ?? null).slice(0, 80)}, not aws.s3`);
+  if (event['detail-type'] !== 'AWS API Call via CloudTrail') return ignore('detail-type is not "AWS API Call via CloudTrail"');
+  if (!isObject(detail)) return ignore('event has no detail');
+  if (detail.eventSource !== 's3.amazonaws.com') return ignore('detail.eventSource is not s3.amazonaws.com');
+  const eventName = TRIGGER_EVENT_NAMES.find((name) => name === detail.eventName);
+  if (!eventName) return ignore(`event name ${JSON.stringify(detail.eventName ?? null).slice(0, 80)} is not one the guard acts on`);
+  if (detail.errorCode !== undefined || detail.errorMessage !== undefined) return ignore(`the ${eventName} call failed (${str(detail.errorCode, 128) ?? 'error'})`);
+  if (detail.readOnly === true) return ignore('read-only call');
+
+  for (const account of [event.account, detail.recipientAccountId]) {
+    if (account !== undefined && account !== accountId) {
+      return ignore(`event of account ${String(account).slice(0, 20)}; the guard acts only in ${accountId}`);
+    }
+  }
+  const region = str(detail.awsRegion, 32) ?? str(event.region, 32);
+  if (!region || !REGION.test(region)) return ignore('event has no valid awsRegion');
+
+  const parameters = detail.requestParameters;
+  if (!isObject(parameters)) return ignore('event has no requestParameters');
+  const bucket = bucketOf(eventName, parameters);
+  if (!bucket) return ignore(eventName === 'TagResource' || eventName === 'UntagResource' ? 'resource is not a general purpose bucket' : 'event names no bucket');
+  const problem = bucketNameProblem(bucket);
+  if (problem) return ignore(problem);
+
+  const identity = isObject(detail.userIdentity) ? detail.userIdentity : {};
+  const actor = str(identity.arn) ?? str(identity.principalId) ?? str(identity.invokedBy) ?? str(identity.type);
+  return { ok: true, trigger: { bucket, region, eventName, ...(eventId ? { eventId } : {}), ...(actor ? { actor } : {}) } };
+};

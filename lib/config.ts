@@ -1,0 +1,127 @@
+/**
+ * The guard's configuration, read from the environment (set from `serverless.yml` params).
+ * Pure and dependency-free: the deploy-time check (scripts/validate-config-plugin.cjs) bundles this
+ * same file, so a wrong value fails `serverless package`/`deploy` and cold start with one message.
+ */
+import { ACCOUNT_MODES, type AccountMode, isAccountMode, LISTED_KEY_MODES } from './modes';
+import { isAliasArn, parseKeyArn } from './kms-arn';
+
+export type BlockSseC = 'preserve' | 'block' | 'allow';
+
+export interface GuardConfig {
+  mode: AccountMode;
+  /** Full key ARNs, at most one per region. */
+  kmsKeyArns: readonly string[];
+  bucketKeyEnabled: boolean;
+  blockSseC: BlockSseC;
+  dryRun: boolean;
+  exemptTag: string;
+  /** Names or `*`/`?` globs. */
+  exemptBuckets: readonly string[];
+  /** The stack's name: buckets CloudFormation made for it (trail logs, deployment) are exempt. */
+  stackName?: string;
+}
+
+/** The settings a user sets: environment variable → serverless param. */
+export const SETTINGS = {
+  ENCRYPTION_MODE: 'encryptionMode',
+  KMS_KEY_ARN: 'kmsKeyArn',
+  BUCKET_KEY_ENABLED: 'bucketKeyEnabled',
+  BLOCK_SSE_C: 'blockSseC',
+  DRY_RUN: 'dryRun',
+  EXEMPT_TAG: 'exemptTag',
+  EXEMPT_BUCKETS: 'exemptBuckets',
+} as const;
+type Setting = keyof typeof SETTINGS;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`Invalid s3-encryption-guard configuration: ${problems.join('; ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const BLOCK_SSE_C_VALUES: readonly BlockSseC[] = ['preserve', 'block', 'allow'];
+const GLOB = /^[a-z0-9.\-*?]{1,63}$/;
+const TAG_KEY = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$/u;
+
+const list = (value: string | undefined): string[] =>
+  (value ?? '').split(',').map((item) => item.trim()).filter((item) => item !== '');
+
+export const loadConfig = (env: Readonly<Record<string, string | undefined>>): GuardConfig => {
+  const problems: string[] = [];
+  const fail = (setting: Setting, message: string): void => {
+    problems.push(`${setting} (param ${SETTINGS[setting]}) ${message}`);
+  };
+  const value = (setting: Setting): string | undefined => {
+    const raw = env[setting]?.trim();
+    return raw === '' ? undefined : raw;
+  };
+  const flag = (setting: Setting, fallback: boolean): boolean => {
+    const raw = value(setting);
+    if (raw === undefined) return fallback;
+    if (raw === 'true' || raw === 'false') return raw === 'true';
+    fail(setting, `must be "true" or "false", got "${raw}"`);
+    return fallback;
+  };
+
+  const modeValue = value('ENCRYPTION_MODE') ?? 'SSE_S3';
+  let mode: AccountMode = 'SSE_S3';
+  if (isAccountMode(modeValue)) mode = modeValue;
+  else if (modeValue === 'SSE_C') {
+    fail('ENCRYPTION_MODE', 'cannot be SSE_C: S3 has no SSE-C default, so SSE_C is set per bucket with the tag encryption-guard:mode=SSE_C');
+  } else fail('ENCRYPTION_MODE', `must be one of ${ACCOUNT_MODES.join(', ')}, got "${modeValue}"`);
+
+  const kmsKeyArns = list(value('KMS_KEY_ARN'));
+  const needsKey = LISTED_KEY_MODES.has(mode);
+  if (needsKey && kmsKeyArns.length === 0) {
+    fail('KMS_KEY_ARN', `is required for ${mode}: give the key ARN (one per region, comma-separated)`);
+  }
+  if (!needsKey && kmsKeyArns.length > 0 && isAccountMode(modeValue)) {
+    fail('KMS_KEY_ARN', `must be empty for ${mode}, which uses no customer managed key`);
+  }
+  const regions = new Map<string, string>();
+  for (const arn of kmsKeyArns) {
+    const parsed = parseKeyArn(arn);
+    if (!parsed) {
+      fail('KMS_KEY_ARN', isAliasArn(arn)
+        ? `must list key ARNs, not aliases ("${arn}"): an alias can be re-pointed, and S3 stores what it is given`
+        : `has a malformed key ARN "${arn}" (expected arn:aws:kms:<region>:<account>:key/<key-id>)`);
+    } else if (regions.has(parsed.region)) {
+      fail('KMS_KEY_ARN', `lists two keys for ${parsed.region}; give at most one per region`);
+    } else regions.set(parsed.region, arn);
+  }
+
+  const bucketKeySet = value('BUCKET_KEY_ENABLED') !== undefined;
+  const bucketKeyEnabled = flag('BUCKET_KEY_ENABLED', true);
+  if (mode === 'DSSE_KMS' && bucketKeySet && bucketKeyEnabled) {
+    fail('BUCKET_KEY_ENABLED', 'cannot be true with DSSE_KMS: S3 Bucket Keys are not supported for DSSE-KMS');
+  }
+
+  const blockValue = value('BLOCK_SSE_C') ?? 'preserve';
+  const blockSseC = BLOCK_SSE_C_VALUES.find((option) => option === blockValue);
+  if (!blockSseC) fail('BLOCK_SSE_C', `must be one of ${BLOCK_SSE_C_VALUES.join(', ')}, got "${blockValue}"`);
+
+  const exemptTag = value('EXEMPT_TAG') ?? 'encryption-guard:exempt';
+  if (!TAG_KEY.test(exemptTag) || exemptTag.startsWith('aws:')) {
+    fail('EXEMPT_TAG', `must be a valid tag key not starting with "aws:", got "${exemptTag}"`);
+  }
+
+  const exemptBuckets = list(value('EXEMPT_BUCKETS'));
+  for (const glob of exemptBuckets) {
+    if (!GLOB.test(glob)) fail('EXEMPT_BUCKETS', `has "${glob}", which is not a bucket name or a glob of one (a-z 0-9 . - * ?)`);
+  }
+
+  const dryRun = flag('DRY_RUN', false);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return {
+    mode,
+    kmsKeyArns,
+    bucketKeyEnabled: mode === 'DSSE_KMS' ? false : bucketKeyEnabled,
+    blockSseC: blockSseC ?? 'preserve',
+    dryRun,
+    exemptTag,
+    exemptBuckets,
+    stackName: env.GUARD_STACK_NAME?.trim() || undefined,
+  };
+};

@@ -1,0 +1,38 @@
+/** The finding: one per evaluated bucket, the guard's public log contract (DESIGN.md, "Findings"). */
+import type { EncryptionRule } from './encryption';
+import type { Verdict, Violation } from './evaluate';
+import type { EncryptionMode } from './modes';
+import type { ModeSource } from './requirement';
+
+export type Action = 'NONE' | 'REMEDIATED' | 'WOULD_REMEDIATE' | 'SKIPPED' | 'FAILED';
+
+export type Trigger =
+  | { type: 'event'; eventName: string; eventId?: string; actor?: string }
+  | { type: 'sweep'; sweepId: string };
+
+/** A rule as shown in findings: `null` when the bucket has no default encryption. */
+export type RuleView = EncryptionRule | null;
+
+export interface Finding {
+  schemaVersion: 1;
+  bucket: string;
+  account: string;
+  region: string;
+  trigger: Trigger;
+  mode?: EncryptionMode;
+  modeSource?: ModeSource;
+  verdict: Verdict;
+  violations: Violation[];
+  action: Action;
+  /** Why the bucket is exempt, when it is. */
+  exemptReason?: string;
+  before?: RuleView;
+  /** What the guard writes (REMEDIATED) or would write (WOULD_REMEDIATE). */
+  plan?: EncryptionRule;
+  /** The rule read back after a write. */
+  after?: RuleView;
+  durationMs: number;
+}
+
+export const FINDING_MESSAGE = 'bucket evaluated';
+export const IGNORED_MESSAGE = 'event ignored';

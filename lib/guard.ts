@@ -1,0 +1,25 @@
+/** Wiring of the real dependencies, once per container: configuration (validated at cold start) and clients. */
+import { type AccountResolver, createAccountResolver } from './account';
+import { createClients } from './aws-clients';
+import { loadConfig } from './config';
+import type { GuardDeps } from './enforce';
+import { createKeyLookup } from './key-lookup';
+
+export interface Guard extends GuardDeps {
+  accountOf: AccountResolver;
+  /** The region the function runs in. */
+  homeRegion: string;
+}
+
+export const createGuard = (env: Readonly<Record<string, string | undefined>> = process.env): Guard => {
+  const config = loadConfig(env);
+  const clients = createClients(env);
+  const homeRegion = env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1';
+  return {
+    config,
+    s3: clients.s3,
+    describeKey: createKeyLookup(clients.kms),
+    accountOf: createAccountResolver(() => clients.sts(homeRegion)),
+    homeRegion,
+  };
+};

@@ -1,0 +1,60 @@
+/**
+ * KMS adapter: what `DescribeKey` (and, for customer keys, `GetKeyRotationStatus`) says of a key,
+ * cached per container with a short TTL. Concurrent lookups of one key share one request.
+ */
+import { DescribeKeyCommand, GetKeyRotationStatusCommand, type KMSClient } from '@aws-sdk/client-kms';
+import { errorMessage, errorName, isAccessDenied, isTransient } from './aws-errors';
+import type { KeyFacts } from './key-checks';
+
+export const KEY_CACHE_TTL_MS = 5 * 60 * 1000;
+
+export type DescribeKeyFn = (ref: string, region: string) => Promise<KeyFacts>;
+
+const describe = async (kms: KMSClient, ref: string): Promise<KeyFacts> => {
+  let metadata;
+  try {
+    ({ KeyMetadata: metadata } = await kms.send(new DescribeKeyCommand({ KeyId: ref })));
+  } catch (error) {
+    if (isTransient(error)) throw error;
+    if (errorName(error) === 'NotFoundException') return { found: false, reason: `key ${ref} does not exist` };
+    if (isAccessDenied(error)) return { found: false, reason: `key ${ref} cannot be described (access denied): not usable by this account` };
+    return { found: false, reason: `key ${ref} cannot be described: ${errorName(error)}: ${errorMessage(error)}` };
+  }
+  if (!metadata?.Arn) return { found: false, reason: `key ${ref}: DescribeKey returned no metadata` };
+  const [, , , region = '', accountId = ''] = metadata.Arn.split(':');
+  const facts: KeyFacts = {
+    found: true,
+    arn: metadata.Arn,
+    accountId: metadata.AWSAccountId ?? accountId,
+    region,
+    keyState: metadata.KeyState ?? 'Unknown',
+    keySpec: metadata.KeySpec ?? 'Unknown',
+    keyUsage: metadata.KeyUsage ?? 'Unknown',
+    keyManager: metadata.KeyManager ?? 'Unknown',
+  };
+  if (facts.keyManager !== 'CUSTOMER' || facts.keyState !== 'Enabled') return facts;
+  try {
+    const { KeyRotationEnabled } = await kms.send(new GetKeyRotationStatusCommand({ KeyId: metadata.Arn }));
+    return { ...facts, rotationEnabled: KeyRotationEnabled };
+  } catch (error) {
+    if (isTransient(error)) throw error;
+    return facts; // rotation unknown: no warning rather than a false one
+  }
+};
+
+export const createKeyLookup = (
+  kms: (region: string) => KMSClient,
+  ttlMs = KEY_CACHE_TTL_MS,
+  now: () => number = Date.now,
+): DescribeKeyFn => {
+  const cache = new Map<string, { expires: number; facts: Promise<KeyFacts> }>();
+  return (ref, region) => {
+    const cacheKey = `${region} ${ref}`;
+    const hit = cache.get(cacheKey);
+    if (hit && hit.expires > now()) return hit.facts;
+    const facts = describe(kms(region), ref);
+    cache.set(cacheKey, { expires: now() + ttlMs, facts });
+    facts.catch(() => cache.delete(cacheKey)); // a transient failure is not remembered
+    return facts;
+  };
+};

@@ -1,0 +1,44 @@
+/** Where findings go: one structured log line each (Powertools Logger) and EMF metrics (Powertools Metrics). */
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { type Finding, FINDING_MESSAGE, IGNORED_MESSAGE } from './finding';
+
+export const SERVICE_NAME = 's3-encryption-guard';
+export const METRICS_NAMESPACE = 'S3EncryptionGuard';
+export const METRIC_NAMES = ['BucketsEvaluated', 'NonCompliantBuckets', 'BucketsRemediated', 'RemediationsFailed', 'BucketsExempt'] as const;
+export type MetricName = (typeof METRIC_NAMES)[number];
+
+export const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? SERVICE_NAME });
+export const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? SERVICE_NAME });
+
+/** The metrics one finding counts towards. */
+export const metricsFor = (finding: Pick<Finding, 'verdict' | 'action'>): MetricName[] => {
+  const names: MetricName[] = ['BucketsEvaluated'];
+  if (finding.verdict === 'NONCOMPLIANT') names.push('NonCompliantBuckets');
+  if (finding.verdict === 'EXEMPT') names.push('BucketsExempt');
+  if (finding.action === 'REMEDIATED') names.push('BucketsRemediated');
+  if (finding.action === 'FAILED' || finding.verdict === 'ERROR') names.push('RemediationsFailed');
+  return names;
+};
+
+export interface FindingSink {
+  finding(finding: Finding): void;
+  ignored(reason: string, eventId?: string): void;
+  /** A transient failure: the event goes back to the queue (and, in the end, its dead-letter queue). */
+  retrying(bucket: string, error: unknown): void;
+}
+
+export const telemetrySink: FindingSink = {
+  finding(finding) {
+    const log = finding.verdict === 'ERROR' || finding.action === 'FAILED' ? logger.error.bind(logger)
+      : finding.verdict === 'NONCOMPLIANT' ? logger.warn.bind(logger) : logger.info.bind(logger);
+    log(FINDING_MESSAGE, { finding });
+    for (const name of metricsFor(finding)) metrics.addMetric(name, MetricUnit.Count, 1);
+  },
+  ignored(reason, eventId) {
+    logger.info(IGNORED_MESSAGE, { reason, ...(eventId ? { eventId } : {}) });
+  },
+  retrying(bucket, error) {
+    logger.warn('bucket evaluation failed, will be retried', { bucket, error: error instanceof Error ? error : String(error) });
+  },
+};

@@ -1,0 +1,46 @@
+'use strict';
+/**
+ * Serverless plugin: checks the guard's configuration (the params mapped to each function's
+ * environment) before anything is packaged or deployed, with the same code the functions run at
+ * cold start (lib/config.ts, bundled on the fly by esbuild).
+ */
+const path = require('node:path');
+const Module = require('node:module');
+const esbuild = require('esbuild');
+
+const loadConfigModule = () => {
+  const entry = path.join(__dirname, '..', 'lib', 'config.ts');
+  const { outputFiles } = esbuild.buildSync({ entryPoints: [entry], bundle: true, platform: 'node', format: 'cjs', write: false });
+  const mod = new Module(entry);
+  mod.filename = entry;
+  mod._compile(outputFiles[0].text, entry);
+  return mod.exports;
+};
+
+class ValidateGuardConfig {
+  constructor(serverless) {
+    this.serverless = serverless;
+    const check = () => this.check();
+    this.hooks = {
+      'before:package:initialize': check,
+      'before:deploy:function:initialize': check,
+    };
+  }
+
+  check() {
+    const { loadConfig, ConfigError } = loadConfigModule();
+    const service = this.serverless.service;
+    const base = service.provider.environment || {};
+    for (const name of service.getAllFunctions()) {
+      const environment = { ...base, ...(service.getFunction(name).environment || {}) };
+      try {
+        loadConfig(environment);
+      } catch (error) {
+        if (error instanceof ConfigError) throw new this.serverless.classes.Error(`${error.message} (function ${name})`);
+        throw error;
+      }
+    }
+  }
+}
+
+module.exports = ValidateGuardConfig;
