@@ -1,0 +1,99 @@
+/**
+ * The local AWS emulator (moto server) on a free loopback port. Started with its PID recorded in
+ * `.emulator/moto.pid`, stopped by that PID. By hand: `npm run emulator` (Ctrl-C stops it).
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+
+export interface Emulator {
+  endpoint: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+export const STATE_DIR = join(__dirname, '..', '.emulator');
+const PYTHON = process.env.PYTHON ?? 'python3';
+
+const INSTALL_HINT = 'install the emulator with: python3 -m pip install -r requirements-dev.txt (needs Python 3.9+; moto[server] 5.2.x)';
+
+/** Throws with exactly what to install when Python or moto's server is missing. */
+export const checkEmulatorInstalled = (): void => {
+  const probe = spawnSync(PYTHON, ['-c', 'import moto, moto.server, flask, flask_cors; print(moto.__version__)'], { encoding: 'utf8' });
+  if (probe.error) throw new Error(`${PYTHON} was not found: install Python 3, then ${INSTALL_HINT}`);
+  if (probe.status !== 0) throw new Error(`moto server is not installed for ${PYTHON}: ${INSTALL_HINT}`);
+};
+
+const freePort = (): Promise<number> => new Promise((resolve, reject) => {
+  const server = createServer();
+  server.once('error', reject);
+  server.listen(0, '127.0.0.1', () => {
+    const address = server.address();
+    const port = typeof address === 'object' && address ? address.port : 0;
+    server.close(() => resolve(port));
+  });
+});
+
+const waitUntilAnswering = async (endpoint: string, exited: () => boolean, timeoutMs = 30_000): Promise<void> => {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (exited()) throw new Error(`moto server exited during start-up; see ${join(STATE_DIR, 'moto.log')}`);
+    try {
+      const response = await fetch(`${endpoint}/moto-api/data.json`);
+      if (response.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`moto server did not answer at ${endpoint} within ${timeoutMs / 1000}s`);
+};
+
+export const startEmulator = async (): Promise<Emulator> => {
+  checkEmulatorInstalled();
+  mkdirSync(STATE_DIR, { recursive: true });
+  const port = await freePort();
+  const endpoint = `http://127.0.0.1:${port}`;
+  const log = openSync(join(STATE_DIR, 'moto.log'), 'a');
+  const child = spawn(PYTHON, ['-m', 'moto.server', '-H', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', log, log] });
+  if (child.pid === undefined) throw new Error(`could not start ${PYTHON} -m moto.server`);
+  const pid = child.pid;
+  let exited = false;
+  const exit = new Promise<void>((resolve) => child.once('exit', () => { exited = true; resolve(); }));
+  const pidFile = join(STATE_DIR, `moto-${pid}.pid`);
+  writeFileSync(pidFile, `${pid}\n`);
+  const stop = async (): Promise<void> => {
+    if (!exited) process.kill(pid, 'SIGTERM');
+    await exit;
+    rmSync(pidFile, { force: true });
+  };
+  try {
+    await waitUntilAnswering(endpoint, () => exited);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { endpoint, pid, stop };
+};
+
+/** Environment that points the AWS SDK (and the guard) at the emulator. */
+export const emulatorEnv = (endpoint: string): Record<string, string> => ({
+  AWS_ENDPOINT_URL: endpoint,
+  AWS_REGION: process.env.AWS_REGION ?? 'us-east-1',
+  AWS_ACCESS_KEY_ID: 'testing',
+  AWS_SECRET_ACCESS_KEY: 'testing',
+});
+
+if (require.main === module) {
+  startEmulator().then((emulator) => {
+    console.log(`moto server running at ${emulator.endpoint} (pid ${emulator.pid}); Ctrl-C stops it.`);
+    console.log(`Point the guard at it:\n  export AWS_ENDPOINT_URL=${emulator.endpoint} AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing`);
+    const shutdown = (): void => { void emulator.stop().then(() => process.exit(0)); };
+    process.on('SIGINT', shutdown);
+    process.on('SIGTERM', shutdown);
+  }, (error: unknown) => {
+    console.error(error instanceof Error ? error.message : error);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,112 @@
+import { GetBucketEncryptionCommand, GetBucketTaggingCommand, PutBucketEncryptionCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import type { SQSEvent, SQSRecord } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import { createBucketEventHandler } from '../../handlers/bucket-event';
+import type { Finding } from '../../lib/finding';
+import { createGuard, type Guard } from '../../lib/guard';
+import type { FindingSink } from '../../lib/telemetry';
+import { guardDeps, s3Error } from './aws-mocks';
+import { ACCOUNT, config, FOREIGN_ACCOUNT, REGION } from './fixtures';
+
+const s3 = mockClient(S3Client);
+const sts = mockClient(STSClient);
+const context = { invokedFunctionArn: `arn:aws:lambda:${REGION}:${ACCOUNT}:function:s3-encryption-guard-dev-enforceBucket`, awsRequestId: 'r-1' };
+
+const cloudTrailEvent = (bucket: string, overrides: Record<string, unknown> = {}) => ({
+  version: '0', id: `id-${bucket}`, 'detail-type': 'AWS API Call via CloudTrail', source: 'aws.s3', account: ACCOUNT, region: REGION, time: '2026-11-27T10:00:00Z', resources: [],
+  detail: {
+    eventVersion: '1.09', eventSource: 's3.amazonaws.com', eventName: 'CreateBucket', awsRegion: REGION, eventID: `evt-${bucket}`, readOnly: false,
+    userIdentity: { type: 'IAMUser', arn: `arn:aws:iam::${ACCOUNT}:user/alice` }, requestParameters: { bucketName: bucket }, recipientAccountId: ACCOUNT,
+    ...overrides,
+  },
+});
+
+const record = (messageId: string, body: string): SQSRecord => ({
+  messageId, receiptHandle: `rh-${messageId}`, body, attributes: {} as SQSRecord['attributes'], messageAttributes: {}, md5OfBody: '',
+  eventSource: 'aws:sqs', eventSourceARN: `arn:aws:sqs:${REGION}:${ACCOUNT}:settle`, awsRegion: REGION,
+});
+
+const recorder = () => {
+  const findings: Finding[] = [];
+  const ignored: string[] = [];
+  const retrying: string[] = [];
+  const sink: FindingSink = { finding: (f) => findings.push(f), ignored: (reason) => ignored.push(reason), retrying: (bucket) => retrying.push(bucket) };
+  return { findings, ignored, retrying, sink };
+};
+
+const guard = (): Guard => ({ ...guardDeps(config()), accountOf: async (ctx) => ctx?.invokedFunctionArn?.split(':')[4] ?? 'unknown', homeRegion: REGION });
+
+beforeEach(() => {
+  s3.reset();
+  sts.reset();
+  s3.on(GetBucketEncryptionCommand).resolves({ ServerSideEncryptionConfiguration: { Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] } });
+  s3.on(GetBucketTaggingCommand).rejects(s3Error('NoSuchTagSet', 404));
+});
+
+describe('enforceBucket handler', () => {
+  it('evaluates the bucket of a bare EventBridge event (invoke local) and returns the finding', async () => {
+    const { sink, findings } = recorder();
+    const result = await createBucketEventHandler(guard(), sink)(cloudTrailEvent('app-data'), context);
+    expect(result).toEqual({ finding: expect.objectContaining({ bucket: 'app-data', verdict: 'COMPLIANT', trigger: { type: 'event', eventName: 'CreateBucket', eventId: 'evt-app-data', actor: `arn:aws:iam::${ACCOUNT}:user/alice` } }) });
+    expect(findings).toHaveLength(1);
+  });
+
+  it('ignores an event of another account with a reason and no AWS call', async () => {
+    const { sink, ignored } = recorder();
+    const result = await createBucketEventHandler(guard(), sink)({ ...cloudTrailEvent('app-data', { recipientAccountId: FOREIGN_ACCOUNT }), account: FOREIGN_ACCOUNT }, context);
+    expect(result).toEqual({ ignored: expect.stringMatching(/account 999988887777/) });
+    expect(ignored).toHaveLength(1);
+    expect(s3.calls()).toHaveLength(0);
+  });
+
+  it('processes an SQS batch: a non-JSON message is ignored, not retried', async () => {
+    const { sink, findings, ignored } = recorder();
+    const event: SQSEvent = { Records: [record('m1', JSON.stringify(cloudTrailEvent('a-bucket'))), record('m2', '{truncated'), record('m3', JSON.stringify(cloudTrailEvent('b-bucket')))] };
+    const result = await createBucketEventHandler(guard(), sink)(event, context);
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(findings.map((f) => f.bucket).sort()).toEqual(['a-bucket', 'b-bucket']);
+    expect(ignored).toEqual(['SQS message m2 is not a JSON event']);
+  });
+
+  it('reports only the record that hit a transient failure, so the queue retries just that one', async () => {
+    s3.on(GetBucketEncryptionCommand, { Bucket: 'b-bucket' }).rejects(s3Error('InternalError', 500));
+    const { sink, findings, retrying } = recorder();
+    const event: SQSEvent = { Records: [record('m1', JSON.stringify(cloudTrailEvent('a-bucket'))), record('m2', JSON.stringify(cloudTrailEvent('b-bucket')))] };
+    const result = await createBucketEventHandler(guard(), sink)(event, context);
+    expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: 'm2' }] });
+    expect(findings.map((f) => f.bucket)).toEqual(['a-bucket']);
+    expect(retrying).toEqual(['b-bucket']);
+  });
+
+  it('evaluates a bucket named by several events of one batch once', async () => {
+    const { sink, findings } = recorder();
+    const event: SQSEvent = {
+      Records: [
+        record('m1', JSON.stringify(cloudTrailEvent('app-data'))),
+        record('m2', JSON.stringify(cloudTrailEvent('app-data', { eventName: 'PutBucketTagging', eventID: 'evt-2' }))),
+      ],
+    };
+    await createBucketEventHandler(guard(), sink)(event, context);
+    expect(findings).toHaveLength(1);
+    expect(s3.commandCalls(GetBucketEncryptionCommand)).toHaveLength(1);
+  });
+
+  it('takes the account from the Lambda context, and asks STS once only when there is none', async () => {
+    sts.on(GetCallerIdentityCommand).resolves({ Account: ACCOUNT });
+    const real = createGuard({ AWS_REGION: REGION });
+    expect(await real.accountOf(context)).toBe(ACCOUNT);
+    expect(sts.calls()).toHaveLength(0);
+    await real.accountOf({});
+    await real.accountOf(undefined);
+    expect(sts.calls()).toHaveLength(1);
+  });
+
+  it('writes nothing when the event is a failed call', async () => {
+    const { sink, ignored } = recorder();
+    await createBucketEventHandler(guard(), sink)(cloudTrailEvent('app-data', { errorCode: 'AccessDenied', errorMessage: 'Access Denied' }), context);
+    expect(ignored[0]).toMatch(/failed \(AccessDenied\)/);
+    expect(s3.commandCalls(PutBucketEncryptionCommand)).toHaveLength(0);
+    expect(s3.calls()).toHaveLength(0);
+  });
+});

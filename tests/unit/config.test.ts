@@ -1,0 +1,64 @@
+import { ConfigError, loadConfig } from '../../lib/config';
+import { KEYS } from './fixtures';
+
+const problemsOf = (env: Record<string, string>): string => {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as Error).message;
+  }
+  throw new Error('expected a ConfigError');
+};
+
+describe('configuration', () => {
+  it('defaults to SSE-S3, preserve, no dry run: nothing AWS has not already done', () => {
+    expect(loadConfig({})).toEqual({
+      mode: 'SSE_S3', kmsKeyArns: [], bucketKeyEnabled: true, blockSseC: 'preserve', dryRun: false,
+      exemptTag: 'encryption-guard:exempt', exemptBuckets: [],
+    });
+  });
+
+  it('treats the empty values serverless passes for unset params as unset', () => {
+    expect(loadConfig({ ENCRYPTION_MODE: 'SSE_S3', KMS_KEY_ARN: '', BUCKET_KEY_ENABLED: '', EXEMPT_BUCKETS: '' }).mode).toBe('SSE_S3');
+  });
+
+  it('reads every setting', () => {
+    expect(loadConfig({
+      ENCRYPTION_MODE: 'SSE_KMS_CUSTOMER_MANAGED', KMS_KEY_ARN: ` ${KEYS.listed} , ${KEYS.listedWest}`, BUCKET_KEY_ENABLED: 'false',
+      BLOCK_SSE_C: 'block', DRY_RUN: 'true', EXEMPT_TAG: 'security:skip', EXEMPT_BUCKETS: 'logs-*, exact-name', GUARD_STACK_NAME: 'guard-prod',
+    })).toEqual({
+      mode: 'SSE_KMS_CUSTOMER_MANAGED', kmsKeyArns: [KEYS.listed, KEYS.listedWest], bucketKeyEnabled: false, blockSseC: 'block',
+      dryRun: true, exemptTag: 'security:skip', exemptBuckets: ['logs-*', 'exact-name'], stackName: 'guard-prod',
+    });
+  });
+
+  it.each([
+    [{ ENCRYPTION_MODE: 'AES256' }, /ENCRYPTION_MODE \(param encryptionMode\) must be one of SSE_S3, .*got "AES256"/],
+    [{ ENCRYPTION_MODE: 'SSE_C' }, /ENCRYPTION_MODE .*cannot be SSE_C.*per bucket/],
+    [{ ENCRYPTION_MODE: 'SSE_KMS_CUSTOMER_MANAGED' }, /KMS_KEY_ARN \(param kmsKeyArn\) is required for SSE_KMS_CUSTOMER_MANAGED/],
+    [{ ENCRYPTION_MODE: 'DSSE_KMS' }, /KMS_KEY_ARN .*is required for DSSE_KMS/],
+    [{ ENCRYPTION_MODE: 'SSE_KMS_CUSTOMER_MANAGED', KMS_KEY_ARN: 'not-an-arn' }, /KMS_KEY_ARN .*malformed key ARN "not-an-arn"/],
+    [{ ENCRYPTION_MODE: 'SSE_KMS_CUSTOMER_MANAGED', KMS_KEY_ARN: 'arn:aws:kms:us-east-1:123456789012:alias/my-key' }, /KMS_KEY_ARN .*not aliases/],
+    [{ ENCRYPTION_MODE: 'SSE_KMS_CUSTOMER_MANAGED', KMS_KEY_ARN: `${KEYS.listed},${KEYS.otherOurs}` }, /KMS_KEY_ARN .*two keys for us-east-1/],
+    [{ ENCRYPTION_MODE: 'SSE_S3', KMS_KEY_ARN: KEYS.listed }, /KMS_KEY_ARN .*must be empty for SSE_S3/],
+    [{ ENCRYPTION_MODE: 'SSE_KMS_AWS_MANAGED', KMS_KEY_ARN: KEYS.listed }, /KMS_KEY_ARN .*must be empty for SSE_KMS_AWS_MANAGED/],
+    [{ ENCRYPTION_MODE: 'DSSE_KMS', KMS_KEY_ARN: KEYS.listed, BUCKET_KEY_ENABLED: 'true' }, /BUCKET_KEY_ENABLED .*cannot be true with DSSE_KMS/],
+    [{ BUCKET_KEY_ENABLED: 'yes' }, /BUCKET_KEY_ENABLED .*"true" or "false", got "yes"/],
+    [{ DRY_RUN: '1' }, /DRY_RUN \(param dryRun\) must be "true" or "false"/],
+    [{ BLOCK_SSE_C: 'deny' }, /BLOCK_SSE_C \(param blockSseC\) must be one of preserve, block, allow/],
+    [{ EXEMPT_TAG: 'aws:exempt' }, /EXEMPT_TAG .*not starting with "aws:"/],
+    [{ EXEMPT_BUCKETS: 'Logs_Bucket' }, /EXEMPT_BUCKETS .*"Logs_Bucket"/],
+  ])('rejects %j with a message naming the setting', (env, message) => {
+    expect(problemsOf(env)).toMatch(message);
+  });
+
+  it('accepts DSSE with the bucket key unset (bucket keys are never used with DSSE)', () => {
+    expect(loadConfig({ ENCRYPTION_MODE: 'DSSE_KMS', KMS_KEY_ARN: KEYS.listed }).bucketKeyEnabled).toBe(false);
+  });
+
+  it('names every wrong setting in one message', () => {
+    const message = problemsOf({ ENCRYPTION_MODE: 'nope', DRY_RUN: 'maybe' });
+    expect(message).toMatch(/^Invalid s3-encryption-guard configuration: ENCRYPTION_MODE .*; DRY_RUN /);
+  });
+});
