@@ -1,15 +1,34 @@
 /**
  * One SDK client per service and region, created on first use and kept for the container's life
  * (connection reuse). Adaptive retries absorb throttling; `AWS_ENDPOINT_URL` points every client at an
- * emulator, where S3 needs path-style addressing.
+ * emulator, where S3 needs path-style addressing. Every request is counted by operation, for the
+ * sweep summary and the benchmark.
  */
 import { KMSClient } from '@aws-sdk/client-kms';
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
 import { STSClient } from '@aws-sdk/client-sts';
+import type { MetadataBearer, Pluggable } from '@smithy/types';
 
+/** Attempts per request unless the SDK's standard AWS_MAX_ATTEMPTS says otherwise. */
 const MAX_ATTEMPTS = 5;
 
-const common = { retryMode: 'adaptive', maxAttempts: MAX_ATTEMPTS } as const;
+/** Requests sent by operation (`S3.GetBucketEncryption`), retries excluded. */
+export type CallCounts = Record<string, number>;
+
+/** Middleware that counts each operation once, before retries. */
+const callCounter = <Input extends object, Output extends MetadataBearer>(service: string, calls: CallCounts): Pluggable<Input, Output> => ({
+  applyToStack: (stack) => stack.add((next, context) => (args) => {
+    const operation = `${service}.${String(context.commandName).replace(/Command$/, '')}`;
+    calls[operation] = (calls[operation] ?? 0) + 1;
+    return next(args);
+  }, { step: 'initialize', name: 'guardCallCounter' }),
+});
+
+const counted = <C>(client: C, attach: (client: C) => void): C => {
+  attach(client);
+  return client;
+};
 
 const perRegion = <T>(create: (region: string) => T): ((region: string) => T) => {
   const clients = new Map<string, T>();
@@ -27,14 +46,24 @@ export interface AwsClients {
   s3: (region: string) => S3Client;
   kms: (region: string) => KMSClient;
   sts: (region: string) => STSClient;
+  lambda: (region: string) => LambdaClient;
+  calls: CallCounts;
 }
 
 export const createClients = (env: Readonly<Record<string, string | undefined>> = process.env): AwsClients => {
   const forcePathStyle = Boolean(env.AWS_ENDPOINT_URL);
+  const common = { retryMode: 'adaptive', maxAttempts: Number(env.AWS_MAX_ATTEMPTS) || MAX_ATTEMPTS } as const;
+  const calls: CallCounts = {};
   return {
     // The guard finds the bucket's region itself (see bucket-state.ts), so redirects are not followed.
-    s3: perRegion((region) => new S3Client({ ...common, region, forcePathStyle, followRegionRedirects: false })),
-    kms: perRegion((region) => new KMSClient({ ...common, region })),
-    sts: perRegion((region) => new STSClient({ ...common, region })),
+    s3: perRegion((region) => counted(new S3Client({ ...common, region, forcePathStyle, followRegionRedirects: false }), (client) => client.middlewareStack.use(callCounter('S3', calls)))),
+    kms: perRegion((region) => counted(new KMSClient({ ...common, region }), (client) => client.middlewareStack.use(callCounter('KMS', calls)))),
+    sts: perRegion((region) => counted(new STSClient({ ...common, region }), (client) => client.middlewareStack.use(callCounter('STS', calls)))),
+    lambda: perRegion((region) => counted(new LambdaClient({ ...common, region }), (client) => client.middlewareStack.use(callCounter('Lambda', calls)))),
+    calls,
   };
 };
+
+/** Calls made since `before` was copied from `calls`. */
+export const callsSince = (calls: CallCounts, before: CallCounts): CallCounts =>
+  Object.fromEntries(Object.entries(calls).map(([operation, n]) => [operation, n - (before[operation] ?? 0)] as const).filter(([, n]) => n > 0));

@@ -6,6 +6,7 @@ import {
   GetBucketEncryptionCommand,
   GetBucketPolicyCommand,
   GetBucketTaggingCommand,
+  paginateListBuckets,
   PutBucketEncryptionCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
@@ -105,3 +106,23 @@ export const writeEncryption = async (s3: S3ForRegion, ref: BucketRef, rule: Enc
     ServerSideEncryptionConfiguration: toS3(rule),
   }));
 };
+
+export interface BucketPage {
+  buckets: { name: string; region?: string }[];
+  /** The token that lists the page after this one; absent on the last page. */
+  nextToken?: string;
+}
+
+/** The general purpose buckets of one region, a page at a time, from `startToken` on. */
+export async function* listBucketPages(s3: S3ForRegion, region: string, pageSize: number, startToken?: string): AsyncGenerator<BucketPage> {
+  const pages = paginateListBuckets(
+    { client: s3(region), pageSize, ...(startToken ? { startingToken: startToken } : {}) },
+    { BucketRegion: region },
+  );
+  for await (const page of pages) {
+    yield {
+      buckets: (page.Buckets ?? []).filter((bucket) => bucket.Name).map((bucket) => ({ name: bucket.Name!, ...(bucket.BucketRegion ? { region: bucket.BucketRegion } : {}) })),
+      ...(page.ContinuationToken ? { nextToken: page.ContinuationToken } : {}),
+    };
+  }
+}

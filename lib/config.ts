@@ -20,6 +20,18 @@ export interface GuardConfig {
   exemptBuckets: readonly string[];
   /** The stack's name: buckets CloudFormation made for it (trail logs, deployment) are exempt. */
   stackName?: string;
+  sweep: SweepSettings;
+}
+
+export interface SweepSettings {
+  /** Buckets per ListBuckets page (1-10000). */
+  pageSize: number;
+  /** Buckets evaluated at once. */
+  concurrency: number;
+  /** Self-invocations one sweep may chain before it stops (runaway guard). */
+  maxHops: number;
+  /** Log a finding for compliant buckets too (they always count in the metrics). */
+  logCompliant: boolean;
 }
 
 /** The settings a user sets: environment variable → serverless param. */
@@ -31,6 +43,10 @@ export const SETTINGS = {
   DRY_RUN: 'dryRun',
   EXEMPT_TAG: 'exemptTag',
   EXEMPT_BUCKETS: 'exemptBuckets',
+  SWEEP_PAGE_SIZE: 'sweepPageSize',
+  SWEEP_CONCURRENCY: 'sweepConcurrency',
+  SWEEP_MAX_HOPS: 'sweepMaxHops',
+  SWEEP_LOG_COMPLIANT: 'sweepLogCompliant',
 } as const;
 type Setting = keyof typeof SETTINGS;
 
@@ -62,6 +78,15 @@ export const loadConfig = (env: Readonly<Record<string, string | undefined>>): G
     if (raw === undefined) return fallback;
     if (raw === 'true' || raw === 'false') return raw === 'true';
     fail(setting, `must be "true" or "false", got "${raw}"`);
+    return fallback;
+  };
+
+  const integer = (setting: Setting, fallback: number, min: number, max: number): number => {
+    const raw = value(setting);
+    if (raw === undefined) return fallback;
+    const parsed = Number(raw);
+    if (Number.isInteger(parsed) && parsed >= min && parsed <= max) return parsed;
+    fail(setting, `must be a whole number from ${min} to ${max}, got "${raw}"`);
     return fallback;
   };
 
@@ -113,6 +138,12 @@ export const loadConfig = (env: Readonly<Record<string, string | undefined>>): G
   }
 
   const dryRun = flag('DRY_RUN', false);
+  const sweep: SweepSettings = {
+    pageSize: integer('SWEEP_PAGE_SIZE', 1000, 1, 10000),
+    concurrency: integer('SWEEP_CONCURRENCY', 16, 1, 64),
+    maxHops: integer('SWEEP_MAX_HOPS', 50, 1, 1000),
+    logCompliant: flag('SWEEP_LOG_COMPLIANT', false),
+  };
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     mode,
@@ -123,5 +154,6 @@ export const loadConfig = (env: Readonly<Record<string, string | undefined>>): G
     exemptTag,
     exemptBuckets,
     stackName: env.GUARD_STACK_NAME?.trim() || undefined,
+    sweep,
   };
 };

@@ -1,6 +1,6 @@
 /** Wiring of the real dependencies, once per container: configuration (validated at cold start) and clients. */
 import { type AccountResolver, createAccountResolver } from './account';
-import { createClients } from './aws-clients';
+import { type AwsClients, type CallCounts, createClients } from './aws-clients';
 import { loadConfig } from './config';
 import type { GuardDeps } from './enforce';
 import { createKeyLookup } from './key-lookup';
@@ -9,6 +9,9 @@ export interface Guard extends GuardDeps {
   accountOf: AccountResolver;
   /** The region the function runs in. */
   homeRegion: string;
+  lambda: AwsClients['lambda'];
+  /** AWS requests made by this container, by operation. */
+  calls: CallCounts;
 }
 
 export const createGuard = (env: Readonly<Record<string, string | undefined>> = process.env): Guard => {
@@ -21,5 +24,7 @@ export const createGuard = (env: Readonly<Record<string, string | undefined>> = 
     describeKey: createKeyLookup(clients.kms),
     accountOf: createAccountResolver(() => clients.sts(homeRegion)),
     homeRegion,
+    lambda: clients.lambda,
+    calls: clients.calls,
   };
 };

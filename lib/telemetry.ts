@@ -22,18 +22,20 @@ export const metricsFor = (finding: Pick<Finding, 'verdict' | 'action'>): Metric
 };
 
 export interface FindingSink {
-  finding(finding: Finding): void;
+  /** Counts the finding in the metrics, and logs it unless `log` is false. */
+  finding(finding: Finding, log?: boolean): void;
   ignored(reason: string, eventId?: string): void;
   /** A transient failure: the event goes back to the queue (and, in the end, its dead-letter queue). */
   retrying(bucket: string, error: unknown): void;
 }
 
 export const telemetrySink: FindingSink = {
-  finding(finding) {
+  finding(finding, logIt = true) {
+    for (const name of metricsFor(finding)) metrics.addMetric(name, MetricUnit.Count, 1);
+    if (!logIt) return;
     const log = finding.verdict === 'ERROR' || finding.action === 'FAILED' ? logger.error.bind(logger)
       : finding.verdict === 'NONCOMPLIANT' ? logger.warn.bind(logger) : logger.info.bind(logger);
     log(FINDING_MESSAGE, { finding });
-    for (const name of metricsFor(finding)) metrics.addMetric(name, MetricUnit.Count, 1);
   },
   ignored(reason, eventId) {
     logger.info(IGNORED_MESSAGE, { reason, ...(eventId ? { eventId } : {}) });

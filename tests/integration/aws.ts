@@ -4,7 +4,6 @@ import {
   CreateBucketCommand, GetBucketEncryptionCommand, PutBucketEncryptionCommand, PutBucketTaggingCommand, S3Client,
   type ServerSideEncryptionConfiguration,
 } from '@aws-sdk/client-s3';
-import { createClients } from '../../lib/aws-clients';
 import { fromS3 } from '../../lib/encryption';
 import { createGuard, type Guard } from '../../lib/guard';
 import { useEmulator } from '../emulator-env';
@@ -45,26 +44,12 @@ export const admin = () => {
   };
 };
 
-/** A guard built the way the Lambda builds it, from environment settings, with its S3 calls counted. */
-export const countingGuard = (settings: Record<string, string> = {}): { guard: Guard; s3Calls: string[] } => {
-  const env = { ...process.env, AWS_ENDPOINT_URL: useEmulator(), AWS_REGION: REGION, ...settings };
-  const guard = createGuard(env);
-  const clients = createClients(env);
-  const s3Calls: string[] = [];
-  const counted = new Set<S3Client>();
-  const s3 = (region: string): S3Client => {
-    const client = clients.s3(region);
-    if (!counted.has(client)) {
-      counted.add(client);
-      client.middlewareStack.add((next, context) => (args) => {
-        s3Calls.push(String(context.commandName).replace(/Command$/, ''));
-        return next(args);
-      }, { step: 'initialize', name: 'countCalls' });
-    }
-    return client;
-  };
-  return { guard: { ...guard, s3 }, s3Calls };
-};
+/** A guard built the way the Lambda builds it, from environment settings; `calls` counts its requests. */
+export const emulatorGuard = (settings: Record<string, string> = {}): Guard =>
+  createGuard({ ...process.env, AWS_ENDPOINT_URL: useEmulator(), AWS_REGION: REGION, ...settings });
+
+/** Requests of one operation (`S3.PutBucketEncryption`) in a call count. */
+export const callsOf = (guard: Guard, operation: string): number => guard.calls[operation] ?? 0;
 
 let counter = 0;
 /** A bucket name unique within the test run. */

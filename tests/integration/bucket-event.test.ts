@@ -5,10 +5,11 @@
  * and BlockedEncryptionTypes is dropped (covered by unit tests instead).
  */
 import { createBucketEventHandler } from '../../handlers/bucket-event';
+import { callsSince } from '../../lib/aws-clients';
 import type { EncryptionRule } from '../../lib/encryption';
 import type { Finding } from '../../lib/finding';
 import type { FindingSink } from '../../lib/telemetry';
-import { admin, countingGuard, REGION, uniqueBucket } from './aws';
+import { admin, callsOf, emulatorGuard, REGION, uniqueBucket } from './aws';
 
 const ACCOUNT = '123456789012'; // the emulator's account
 const aws = admin();
@@ -27,7 +28,7 @@ const eventFor = (bucket: string, eventName = 'CreateBucket') => ({
 const rule = (expected: EncryptionRule) => ({ ...expected, bucketKeyEnabled: expected.bucketKeyEnabled ?? false });
 
 const deliver = async (bucket: string, settings: Record<string, string> = {}) => {
-  const { guard, s3Calls } = countingGuard(settings);
+  const guard = emulatorGuard(settings);
   const findings: Finding[] = [];
   const sink: FindingSink = { finding: (f) => findings.push(f), ignored: () => undefined, retrying: () => undefined };
   const handle = createBucketEventHandler(guard, sink);
@@ -35,7 +36,7 @@ const deliver = async (bucket: string, settings: Record<string, string> = {}) =>
     await handle(eventFor(bucket), {});
     return findings.at(-1)!;
   };
-  return { first: await run(), again: run, s3Calls };
+  return { first: await run(), again: run, guard };
 };
 
 describe('enforceBucket against the emulator', () => {
@@ -85,9 +86,9 @@ describe('enforceBucket against the emulator', () => {
   it('dry run changes nothing', async () => {
     const bucket = uniqueBucket('dry-run');
     await aws.createBucket(bucket);
-    const { first, s3Calls } = await deliver(bucket, { DRY_RUN: 'true' });
+    const { first, guard } = await deliver(bucket, { DRY_RUN: 'true' });
     expect(first).toMatchObject({ verdict: 'NONCOMPLIANT', action: 'WOULD_REMEDIATE', plan: { algorithm: 'AES256' } });
-    expect(s3Calls).not.toContain('PutBucketEncryption');
+    expect(callsOf(guard, 'S3.PutBucketEncryption')).toBe(0);
     expect(await aws.encryptionOf(bucket)).toBeUndefined();
   });
 
@@ -103,10 +104,10 @@ describe('enforceBucket against the emulator', () => {
     const key = await aws.createKey(state);
     const bucket = uniqueBucket('bad-key');
     await aws.createBucket(bucket, { encryption: { Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] } });
-    const { first, s3Calls } = await deliver(bucket, { ENCRYPTION_MODE: 'SSE_KMS_CUSTOMER_MANAGED', KMS_KEY_ARN: key });
+    const { first, guard } = await deliver(bucket, { ENCRYPTION_MODE: 'SSE_KMS_CUSTOMER_MANAGED', KMS_KEY_ARN: key });
     expect(first).toMatchObject({ verdict: 'ERROR', action: 'SKIPPED' });
     expect(first.violations.find((v) => v.code === 'CONFIGURED_KEY_UNUSABLE')?.detail).toContain(state);
-    expect(s3Calls).not.toContain('PutBucketEncryption');
+    expect(callsOf(guard, 'S3.PutBucketEncryption')).toBe(0);
     expect(await aws.encryptionOf(bucket)).toEqual(rule({ algorithm: 'AES256' }));
   });
 
@@ -122,12 +123,12 @@ describe('enforceBucket against the emulator', () => {
   it('a second delivery of the same event writes nothing', async () => {
     const bucket = uniqueBucket('twice');
     await aws.createBucket(bucket);
-    const { first, again, s3Calls } = await deliver(bucket);
+    const { first, again, guard } = await deliver(bucket);
     expect(first.action).toBe('REMEDIATED');
-    const callsAfterFirst = s3Calls.length;
+    const before = { ...guard.calls };
     const second = await again();
     expect(second).toMatchObject({ verdict: 'COMPLIANT', action: 'NONE' });
-    expect(s3Calls.slice(callsAfterFirst).sort()).toEqual(['GetBucketEncryption', 'GetBucketTagging']);
+    expect(callsSince(guard.calls, before)).toEqual({ 'S3.GetBucketEncryption': 1, 'S3.GetBucketTagging': 1 });
   });
 
   it('a bucket deleted before the event is handled is reported, not an error', async () => {

@@ -6,7 +6,7 @@ import { createBucketEventHandler } from '../../handlers/bucket-event';
 import type { Finding } from '../../lib/finding';
 import { createGuard, type Guard } from '../../lib/guard';
 import type { FindingSink } from '../../lib/telemetry';
-import { guardDeps, s3Error } from './aws-mocks';
+import { testGuard, s3Error } from './aws-mocks';
 import { ACCOUNT, config, FOREIGN_ACCOUNT, REGION } from './fixtures';
 
 const s3 = mockClient(S3Client);
@@ -35,7 +35,7 @@ const recorder = () => {
   return { findings, ignored, retrying, sink };
 };
 
-const guard = (): Guard => ({ ...guardDeps(config()), accountOf: async (ctx) => ctx?.invokedFunctionArn?.split(':')[4] ?? 'unknown', homeRegion: REGION });
+const guard = (): Guard => testGuard(config());
 
 beforeEach(() => {
   s3.reset();

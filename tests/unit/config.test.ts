@@ -16,6 +16,7 @@ describe('configuration', () => {
     expect(loadConfig({})).toEqual({
       mode: 'SSE_S3', kmsKeyArns: [], bucketKeyEnabled: true, blockSseC: 'preserve', dryRun: false,
       exemptTag: 'encryption-guard:exempt', exemptBuckets: [],
+      sweep: { pageSize: 1000, concurrency: 16, maxHops: 50, logCompliant: false },
     });
   });
 
@@ -27,9 +28,11 @@ describe('configuration', () => {
     expect(loadConfig({
       ENCRYPTION_MODE: 'SSE_KMS_CUSTOMER_MANAGED', KMS_KEY_ARN: ` ${KEYS.listed} , ${KEYS.listedWest}`, BUCKET_KEY_ENABLED: 'false',
       BLOCK_SSE_C: 'block', DRY_RUN: 'true', EXEMPT_TAG: 'security:skip', EXEMPT_BUCKETS: 'logs-*, exact-name', GUARD_STACK_NAME: 'guard-prod',
+      SWEEP_PAGE_SIZE: '500', SWEEP_CONCURRENCY: '8', SWEEP_MAX_HOPS: '20', SWEEP_LOG_COMPLIANT: 'true',
     })).toEqual({
       mode: 'SSE_KMS_CUSTOMER_MANAGED', kmsKeyArns: [KEYS.listed, KEYS.listedWest], bucketKeyEnabled: false, blockSseC: 'block',
       dryRun: true, exemptTag: 'security:skip', exemptBuckets: ['logs-*', 'exact-name'], stackName: 'guard-prod',
+      sweep: { pageSize: 500, concurrency: 8, maxHops: 20, logCompliant: true },
     });
   });
 
@@ -49,6 +52,10 @@ describe('configuration', () => {
     [{ BLOCK_SSE_C: 'deny' }, /BLOCK_SSE_C \(param blockSseC\) must be one of preserve, block, allow/],
     [{ EXEMPT_TAG: 'aws:exempt' }, /EXEMPT_TAG .*not starting with "aws:"/],
     [{ EXEMPT_BUCKETS: 'Logs_Bucket' }, /EXEMPT_BUCKETS .*"Logs_Bucket"/],
+    [{ SWEEP_PAGE_SIZE: '20000' }, /SWEEP_PAGE_SIZE \(param sweepPageSize\) must be a whole number from 1 to 10000/],
+    [{ SWEEP_CONCURRENCY: '0' }, /SWEEP_CONCURRENCY .*from 1 to 64/],
+    [{ SWEEP_MAX_HOPS: '2.5' }, /SWEEP_MAX_HOPS .*whole number/],
+    [{ SWEEP_LOG_COMPLIANT: 'yes' }, /SWEEP_LOG_COMPLIANT .*"true" or "false"/],
   ])('rejects %j with a message naming the setting', (env, message) => {
     expect(problemsOf(env)).toMatch(message);
   });

@@ -46,6 +46,7 @@ export const config = (overrides: Partial<GuardConfig> = {}): GuardConfig => ({
   exemptTag: 'encryption-guard:exempt',
   exemptBuckets: [],
   stackName: 's3-encryption-guard-dev',
+  sweep: { pageSize: 1000, concurrency: 4, maxHops: 50, logCompliant: false },
   ...overrides,
 });
 

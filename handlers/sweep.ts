@@ -1,0 +1,97 @@
+/**
+ * `sweepBuckets`: every bucket of the region, on a schedule, after each deploy of the stack, or when
+ * invoked by hand (`{}`); a sweep that needs more than one run continues itself (`{"sweep": state}`).
+ */
+import { randomUUID } from 'node:crypto';
+import { InvokeCommand } from '@aws-sdk/client-lambda';
+import type { Context } from 'aws-lambda';
+import { listBucketPages } from '../lib/bucket-state';
+import { enforceBucket } from '../lib/enforce';
+import { createGuard, type Guard } from '../lib/guard';
+import { newSweep, runSweep, type SweepOutcome, type SweepState } from '../lib/sweep';
+import { type FindingSink, logger, metrics, telemetrySink } from '../lib/telemetry';
+
+type Json = Record<string, unknown>;
+const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** A continuation handed on by the previous run, checked field by field (it round-trips through Lambda). */
+const parseState = (value: unknown): SweepState | undefined => {
+  if (!isObject(value) || !isObject(value.totals)) return undefined;
+  const { sweepId, hop, continuationToken, startedAt } = value;
+  if (typeof sweepId !== 'string' || !/^[\w-]{1,64}$/.test(sweepId)) return undefined;
+  if (!Number.isInteger(hop) || (hop as number) < 0 || typeof startedAt !== 'number') return undefined;
+  if (continuationToken !== undefined && (typeof continuationToken !== 'string' || continuationToken.length > 4096)) return undefined;
+  return value as unknown as SweepState;
+};
+
+/** Why an event does not start a sweep, or undefined when it does. */
+const notASweepTrigger = (event: Json): string | undefined => {
+  if (event.source === 'aws.cloudformation') {
+    const status = isObject(event.detail) && isObject(event.detail['status-details']) ? event.detail['status-details'].status : undefined;
+    return status === 'CREATE_COMPLETE' || status === 'UPDATE_COMPLETE' ? undefined : `stack status ${String(status)} does not start a sweep`;
+  }
+  return undefined; // schedule, or a manual invocation
+};
+
+export interface SweepRuntime {
+  /** Starts the next run of a sweep (asynchronously). */
+  handOver: (next: SweepState, context: Partial<Context>) => Promise<void>;
+  flush: () => void;
+  log: (message: string, details: Json) => void;
+}
+
+export const createSweepHandler = (guard: Guard, sink: FindingSink, runtime: SweepRuntime) =>
+  async (event: unknown, context: Partial<Context> = {}): Promise<SweepOutcome | { ignored: string }> => {
+    const accountId = await guard.accountOf(context);
+    const now = Date.now;
+    let state: SweepState;
+    if (isObject(event) && 'sweep' in event) {
+      const parsed = parseState(event.sweep);
+      if (!parsed) {
+        sink.ignored('malformed sweep continuation');
+        return { ignored: 'malformed sweep continuation' };
+      }
+      state = parsed;
+    } else {
+      const reason = isObject(event) ? notASweepTrigger(event) : 'event is not an object';
+      if (reason) {
+        sink.ignored(reason);
+        return { ignored: reason };
+      }
+      state = newSweep(randomUUID(), now());
+      runtime.log('sweep started', { sweepId: state.sweepId, region: guard.homeRegion, settings: guard.config.sweep });
+    }
+
+    const outcome = await runSweep(state, {
+      settings: guard.config.sweep,
+      pages: (startToken) => listBucketPages(guard.s3, guard.homeRegion, guard.config.sweep.pageSize, startToken),
+      enforce: (bucket, sweepId) => enforceBucket({ bucket: bucket.name, region: bucket.region ?? guard.homeRegion, accountId, trigger: { type: 'sweep', sweepId } }, guard),
+      record: (finding, log) => sink.finding(finding, log),
+      retrying: (bucket, error) => sink.retrying(bucket, error),
+      pageDone: () => runtime.flush(),
+      handOver: (next) => runtime.handOver(next, context),
+      remainingMs: () => context.getRemainingTimeInMillis?.() ?? Number.POSITIVE_INFINITY,
+      now,
+      calls: guard.calls,
+    });
+    if (outcome.status === 'completed') runtime.log('sweep completed', { summary: outcome.summary });
+    else if (outcome.status === 'continued') runtime.log('sweep continued', { sweepId: outcome.next.sweepId, hop: outcome.next.hop, pages: outcome.next.totals.pages, buckets: outcome.next.totals.buckets });
+    else runtime.log('sweep stopped', { reason: outcome.reason, summary: outcome.summary, next: outcome.next });
+    runtime.flush();
+    return outcome;
+  };
+
+const lambdaHandler = () => {
+  const guard = createGuard();
+  return createSweepHandler(guard, telemetrySink, {
+    handOver: async (next, context) => {
+      const functionName = context.invokedFunctionArn ?? context.functionName;
+      if (!functionName) throw new Error('cannot continue the sweep: no function name in the context');
+      await guard.lambda(guard.homeRegion).send(new InvokeCommand({ FunctionName: functionName, InvocationType: 'Event', Payload: JSON.stringify({ sweep: next }) }));
+    },
+    flush: () => metrics.publishStoredMetrics(),
+    log: (message, details) => (message === 'sweep stopped' ? logger.error(message, details) : logger.info(message, details)),
+  });
+};
+
+export const handler = lambdaHandler();
