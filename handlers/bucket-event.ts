@@ -8,7 +8,7 @@ import { type ParsedEvent, parseBucketEvent } from '../lib/cloudtrail-event';
 import { enforceBucket } from '../lib/enforce';
 import type { Finding } from '../lib/finding';
 import { createGuard, type Guard } from '../lib/guard';
-import { type FindingSink, logger, metrics, telemetrySink } from '../lib/telemetry';
+import { type FindingSink, flushMetrics, logger, telemetrySink } from '../lib/telemetry';
 
 export interface BareEventResult {
   finding?: Finding;
@@ -77,7 +77,7 @@ export const createBucketEventHandler = (guard: Guard, sink: FindingSink, flush:
 };
 
 const lambdaHandler = (): ((event: unknown, context?: Partial<Context>) => Promise<SQSBatchResponse | BareEventResult>) => {
-  const run = createBucketEventHandler(createGuard(), telemetrySink, () => metrics.publishStoredMetrics());
+  const run = createBucketEventHandler(createGuard(), telemetrySink, flushMetrics);
   return (event, context) => {
     if (context?.awsRequestId) logger.addContext(context as Context);
     return run(event, context);

@@ -9,7 +9,7 @@ import { listBucketPages } from '../lib/bucket-state';
 import { enforceBucket } from '../lib/enforce';
 import { createGuard, type Guard } from '../lib/guard';
 import { newSweep, runSweep, type SweepOutcome, type SweepState } from '../lib/sweep';
-import { type FindingSink, logger, metrics, telemetrySink } from '../lib/telemetry';
+import { type FindingSink, flushMetrics, logger, telemetrySink } from '../lib/telemetry';
 
 type Json = Record<string, unknown>;
 const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -89,7 +89,7 @@ const lambdaHandler = () => {
       if (!functionName) throw new Error('cannot continue the sweep: no function name in the context');
       await guard.lambda(guard.homeRegion).send(new InvokeCommand({ FunctionName: functionName, InvocationType: 'Event', Payload: JSON.stringify({ sweep: next }) }));
     },
-    flush: () => metrics.publishStoredMetrics(),
+    flush: flushMetrics,
     log: (message, details) => (message === 'sweep stopped' ? logger.error(message, details) : logger.info(message, details)),
   });
 };

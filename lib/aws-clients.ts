@@ -51,8 +51,9 @@ export interface AwsClients {
 }
 
 export const createClients = (env: Readonly<Record<string, string | undefined>> = process.env): AwsClients => {
-  const forcePathStyle = Boolean(env.AWS_ENDPOINT_URL);
-  const common = { retryMode: 'adaptive', maxAttempts: Number(env.AWS_MAX_ATTEMPTS) || MAX_ATTEMPTS } as const;
+  const endpoint = env.AWS_ENDPOINT_URL || undefined;
+  const forcePathStyle = Boolean(endpoint);
+  const common = { retryMode: 'adaptive', maxAttempts: Number(env.AWS_MAX_ATTEMPTS) || MAX_ATTEMPTS, ...(endpoint ? { endpoint } : {}) } as const;
   const calls: CallCounts = {};
   return {
     // The guard finds the bucket's region itself (see bucket-state.ts), so redirects are not followed.

@@ -11,6 +11,11 @@ export type MetricName = (typeof METRIC_NAMES)[number];
 export const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? SERVICE_NAME });
 export const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? SERVICE_NAME });
 
+/** Publishes the metrics counted so far; a run that counted none (only ignored events) publishes nothing. */
+export const flushMetrics = (): void => {
+  if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
+};
+
 /** The metrics one finding counts towards. */
 export const metricsFor = (finding: Pick<Finding, 'verdict' | 'action'>): MetricName[] => {
   const names: MetricName[] = ['BucketsEvaluated'];
