@@ -28,7 +28,7 @@ export interface BucketTrigger {
 export type ParsedEvent = { ok: true; trigger: BucketTrigger } | { ok: false; reason: string; eventId?: string };
 
 const REGION = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
-const BUCKET_ARN = /^arn:aws[a-z-]*:s3:::([^/]+)$/;
+const BUCKET_ARN = /^arn:aws(?:-cn|-us-gov|-iso|-iso-b|-iso-e|-iso-f|-eusc)?:s3:::([^/]+)$/;
 
 type Json = Record<string, unknown>;
 const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -41,6 +41,9 @@ export const bucketNameProblem = (name: string): string | undefined => {
   if (name.length < 3 || name.length > 63) return 'bucket name must be 3 to 63 characters';
   if (!/^[a-z0-9][a-z0-9.-]*[a-z0-9]$/.test(name)) return 'bucket name has characters S3 does not allow';
   if (name.includes('..') || /^\d+\.\d+\.\d+\.\d+$/.test(name)) return 'bucket name is not valid';
+  if (/^(xn--|sthree-|amzn-s3-demo-)/.test(name) || /(-s3alias|--ol-s3|\.mrap|--table-s3)$/.test(name)) {
+    return 'name is reserved by S3 (access point alias or other non-bucket resource)';
+  }
   return undefined;
 };
 
@@ -77,8 +80,8 @@ export const parseBucketEvent = (event: unknown, accountId: string): ParsedEvent
       return ignore(`event of account ${String(account).slice(0, 20)}; the guard acts only in ${accountId}`);
     }
   }
-  const region = str(detail.awsRegion, 32) ?? str(event.region, 32);
-  if (!region || !REGION.test(region)) return ignore('event has no valid awsRegion');
+  const region = detail.awsRegion ?? event.region;
+  if (typeof region !== 'string' || !REGION.test(region)) return ignore('event has no valid awsRegion');
 
   const parameters = detail.requestParameters;
   if (!isObject(parameters)) return ignore('event has no requestParameters');

@@ -56,8 +56,8 @@ export const startEmulator = async (): Promise<Emulator> => {
   const port = await freePort();
   const endpoint = `http://127.0.0.1:${port}`;
   const log = openSync(join(STATE_DIR, 'moto.log'), 'a');
-  const child = spawn(PYTHON, ['-m', 'moto.server', '-H', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', log, log] });
-  if (child.pid === undefined) throw new Error(`could not start ${PYTHON} -m moto.server`);
+  const child = spawn(PYTHON, [join(__dirname, 'moto-server.py'), '127.0.0.1', String(port)], { stdio: ['ignore', log, log] });
+  if (child.pid === undefined) throw new Error(`could not start ${PYTHON} scripts/moto-server.py`);
   const pid = child.pid;
   let exited = false;
   const exit = new Promise<void>((resolve) => child.once('exit', () => { exited = true; resolve(); }));

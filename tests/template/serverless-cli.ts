@@ -1,0 +1,105 @@
+/**
+ * Running the Serverless CLI (osls) from tests: `serverless package` for the template suites and
+ * `serverless invoke local` for the smoke test.
+ *
+ * Each suite works on its own copy of the service. serverless-esbuild bundles into the service's
+ * `.esbuild/` folder and deletes that folder after packaging, so two runs in one directory (jest runs
+ * suites in parallel; people run the CLI by hand) would delete each other's bundles. The copy holds the
+ * working tree's current files (node_modules is linked, not copied).
+ */
+import { spawn } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export const SERVICE_DIR = resolve(__dirname, '..', '..');
+export const CLI_TIMEOUT_MS = 180_000;
+
+/** Never copied: dependencies (linked instead), history, build and emulator state, the tests themselves. */
+const NOT_COPIED = new Set(['node_modules', '.git', '.serverless', '.esbuild', '.emulator', 'coverage', 'tests']);
+
+export interface StagedService {
+  dir: string;
+  remove(): void;
+}
+
+export const stageService = (): StagedService => {
+  const dir = mkdtempSync(join(tmpdir(), 's3-encryption-guard-service-'));
+  for (const entry of readdirSync(SERVICE_DIR)) {
+    if (!NOT_COPIED.has(entry)) cpSync(join(SERVICE_DIR, entry), join(dir, entry), { recursive: true });
+  }
+  symlinkSync(join(SERVICE_DIR, 'node_modules'), join(dir, 'node_modules'), 'dir');
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+};
+
+/**
+ * The test process's environment without anything that could reach a real AWS account or change the
+ * function's own settings (tests/setup-env.ts sets fake credentials and silences Powertools).
+ */
+const cleanEnvironment = (): NodeJS.ProcessEnv => {
+  const env = { ...process.env };
+  for (const name of Object.keys(env)) {
+    if (/^AWS_/.test(name) && name !== 'AWS_CA_BUNDLE') delete env[name];
+    if (/^POWERTOOLS_/.test(name)) delete env[name];
+  }
+  delete env.GUARD_TEST_ENDPOINT;
+  return env;
+};
+
+export interface CliResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export const describeResult = (command: string, result: CliResult): string =>
+  `${command} exited ${result.status}\n--- stdout ---\n${result.stdout}\n--- stderr ---\n${result.stderr}`;
+
+/** `npx serverless <args>` in `cwd`, with no AWS credentials unless `env` supplies them. */
+export const runServerless = (cwd: string, args: readonly string[], env: Record<string, string> = {}): Promise<CliResult> =>
+  new Promise((resolvePromise, reject) => {
+    const child = spawn('npx', ['--no', 'serverless', ...args], { cwd, env: { ...cleanEnvironment(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
+    child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
+    const timer = setTimeout(() => {
+      if (child.pid !== undefined) process.kill(child.pid, 'SIGTERM');
+      reject(new Error(`serverless ${args.join(' ')} did not finish within ${CLI_TIMEOUT_MS / 1000}s\n${stdout}\n${stderr}`));
+    }, CLI_TIMEOUT_MS - 5_000);
+    child.once('error', (error) => { clearTimeout(timer); reject(error); });
+    child.once('close', (status) => { clearTimeout(timer); resolvePromise({ status, stdout, stderr }); });
+  });
+
+export type Template = { Resources: Record<string, { Type: string; Properties?: any; DependsOn?: string | string[] }>; [key: string]: unknown };
+
+export interface Packaged {
+  result: CliResult;
+  /** The packaged template's path, if packaging succeeded. */
+  templatePath?: string;
+  template?: Template;
+}
+
+/** `serverless package` into a fresh directory inside the staged service (removed with it), with the given `--param` values. */
+export const packageService = async (service: StagedService, params: Record<string, string> = {}): Promise<Packaged> => {
+  const out = mkdtempSync(join(service.dir, '.package-'));
+  const args = ['package', '--stage', 'dev', '--region', 'us-east-1', '--package', out,
+    ...Object.entries(params).map(([name, value]) => `--param=${name}=${value}`)];
+  const result = await runServerless(service.dir, args);
+  const templatePath = join(out, 'cloudformation-template-update-stack.json');
+  if (result.status !== 0 || !existsSync(templatePath)) return { result };
+  return { result, templatePath, template: JSON.parse(readFileSync(templatePath, 'utf8')) as Template };
+};
+
+/** The logical id an intrinsic points at: `{Ref: X}`, `{"Fn::GetAtt": [X, "Arn"]}` or `{"Fn::GetAtt": "X.Arn"}`. */
+export const targetOf = (value: unknown): string | undefined => {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const record = value as Record<string, unknown>;
+  if (typeof record.Ref === 'string') return record.Ref;
+  const getAtt = record['Fn::GetAtt'];
+  if (Array.isArray(getAtt) && typeof getAtt[0] === 'string') return getAtt[0];
+  if (typeof getAtt === 'string') return getAtt.split('.')[0];
+  return undefined;
+};
+
+export const asArray = <T>(value: T | T[] | undefined): T[] => (value === undefined ? [] : Array.isArray(value) ? value : [value]);
