@@ -8,7 +8,7 @@ import { type ParsedEvent, parseBucketEvent } from '../lib/cloudtrail-event';
 import { enforceBucket } from '../lib/enforce';
 import type { Finding } from '../lib/finding';
 import { createGuard, type Guard } from '../lib/guard';
-import { type FindingSink, flushMetrics, logger, telemetrySink } from '../lib/telemetry';
+import { type FindingSink, logger, telemetrySink } from '../lib/telemetry';
 
 export interface BareEventResult {
   finding?: Finding;
@@ -27,7 +27,7 @@ const parseBody = (record: SQSRecord): unknown => {
   }
 };
 
-export const createBucketEventHandler = (guard: Guard, sink: FindingSink, flush: () => void = () => undefined) => {
+export const createBucketEventHandler = (guard: Guard, sink: FindingSink) => {
   return async (event: unknown, context?: Partial<Context>): Promise<SQSBatchResponse | BareEventResult> => {
     const accountId = await guard.accountOf(context);
     // Events of one batch about the same bucket (CreateBucket, then tagging, ...) are evaluated once.
@@ -71,13 +71,13 @@ export const createBucketEventHandler = (guard: Guard, sink: FindingSink, flush:
       }
       return await handle(parseBucketEvent(event, accountId));
     } finally {
-      flush();
+      await sink.flush();
     }
   };
 };
 
 const lambdaHandler = (): ((event: unknown, context?: Partial<Context>) => Promise<SQSBatchResponse | BareEventResult>) => {
-  const run = createBucketEventHandler(createGuard(), telemetrySink, flushMetrics);
+  const run = createBucketEventHandler(createGuard(), telemetrySink);
   return (event, context) => {
     if (context?.awsRequestId) logger.addContext(context as Context);
     return run(event, context);

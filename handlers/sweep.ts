@@ -9,7 +9,7 @@ import { listBucketPages } from '../lib/bucket-state';
 import { enforceBucket } from '../lib/enforce';
 import { createGuard, type Guard } from '../lib/guard';
 import { newSweep, runSweep, type SweepOutcome, type SweepState } from '../lib/sweep';
-import { type FindingSink, flushMetrics, logger, telemetrySink } from '../lib/telemetry';
+import { type FindingSink, logger, telemetrySink } from '../lib/telemetry';
 
 type Json = Record<string, unknown>;
 const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -36,7 +36,6 @@ const notASweepTrigger = (event: Json): string | undefined => {
 export interface SweepRuntime {
   /** Starts the next run of a sweep (asynchronously). */
   handOver: (next: SweepState, context: Partial<Context>) => Promise<void>;
-  flush: () => void;
   log: (message: string, details: Json) => void;
 }
 
@@ -68,7 +67,7 @@ export const createSweepHandler = (guard: Guard, sink: FindingSink, runtime: Swe
       enforce: (bucket, sweepId) => enforceBucket({ bucket: bucket.name, region: bucket.region ?? guard.homeRegion, accountId, trigger: { type: 'sweep', sweepId } }, guard),
       record: (finding, log) => sink.finding(finding, log),
       retrying: (bucket, error) => sink.retrying(bucket, error),
-      pageDone: () => runtime.flush(),
+      pageDone: () => sink.flush(),
       handOver: (next) => runtime.handOver(next, context),
       remainingMs: () => context.getRemainingTimeInMillis?.() ?? Number.POSITIVE_INFINITY,
       now,
@@ -77,7 +76,7 @@ export const createSweepHandler = (guard: Guard, sink: FindingSink, runtime: Swe
     if (outcome.status === 'completed') runtime.log('sweep completed', { summary: outcome.summary });
     else if (outcome.status === 'continued') runtime.log('sweep continued', { sweepId: outcome.next.sweepId, hop: outcome.next.hop, pages: outcome.next.totals.pages, buckets: outcome.next.totals.buckets });
     else runtime.log('sweep stopped', { reason: outcome.reason, summary: outcome.summary, next: outcome.next });
-    runtime.flush();
+    await sink.flush();
     return outcome;
   };
 
@@ -89,7 +88,6 @@ const lambdaHandler = () => {
       if (!functionName) throw new Error('cannot continue the sweep: no function name in the context');
       await guard.lambda(guard.homeRegion).send(new InvokeCommand({ FunctionName: functionName, InvocationType: 'Event', Payload: JSON.stringify({ sweep: next }) }));
     },
-    flush: flushMetrics,
     log: (message, details) => (message === 'sweep stopped' ? logger.error(message, details) : logger.info(message, details)),
   });
 };

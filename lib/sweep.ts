@@ -52,7 +52,7 @@ export interface SweepDeps {
   record: (finding: Finding, log: boolean) => void;
   retrying: (bucket: string, error: unknown) => void;
   /** After each page: flush metrics, so they are not held until the end. */
-  pageDone: (totals: SweepTotals) => void;
+  pageDone: (totals: SweepTotals) => Promise<void>;
   handOver: (next: SweepState) => Promise<void>;
   remainingMs: () => number;
   now: () => number;
@@ -122,7 +122,7 @@ export const runSweep = async (state: SweepState, deps: SweepDeps): Promise<Swee
     totals.pages += 1;
     totals.buckets += page.buckets.length;
     token = page.nextToken;
-    deps.pageDone(totals);
+    await deps.pageDone(totals);
     slowestPageMs = Math.max(slowestPageMs, deps.now() - pageStarted);
     if (!token) break;
   }

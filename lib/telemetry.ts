@@ -32,6 +32,8 @@ export interface FindingSink {
   ignored(reason: string, eventId?: string): void;
   /** A transient failure: the event goes back to the queue (and, in the end, its dead-letter queue). */
   retrying(bucket: string, error: unknown): void;
+  /** Sends what was buffered (metrics): at the end of an invocation, and after each sweep page. */
+  flush(): Promise<void>;
 }
 
 export const telemetrySink: FindingSink = {
@@ -47,5 +49,8 @@ export const telemetrySink: FindingSink = {
   },
   retrying(bucket, error) {
     logger.warn('bucket evaluation failed, will be retried', { bucket, error: error instanceof Error ? error : String(error) });
+  },
+  async flush() {
+    flushMetrics();
   },
 };

@@ -30,7 +30,7 @@ const rule = (expected: EncryptionRule) => ({ ...expected, bucketKeyEnabled: exp
 const deliver = async (bucket: string, settings: Record<string, string> = {}) => {
   const guard = emulatorGuard(settings);
   const findings: Finding[] = [];
-  const sink: FindingSink = { finding: (f) => findings.push(f), ignored: () => undefined, retrying: () => undefined };
+  const sink: FindingSink = { finding: (f) => findings.push(f), ignored: () => undefined, retrying: () => undefined, flush: async () => undefined };
   const handle = createBucketEventHandler(guard, sink);
   const run = async () => {
     await handle(eventFor(bucket), {});

@@ -28,7 +28,7 @@ describe('sweepBuckets against the emulator', () => {
   it('brings every non-exempt bucket into line in one sweep, and a second sweep writes nothing', async () => {
     const guard = createGuard({ ...process.env, ...emulatorEnv(emulator.endpoint), SWEEP_CONCURRENCY: '8' });
     const logged: string[] = [];
-    const run = createSweepHandler(guard, { finding: (f, log) => { if (log !== false) logged.push(f.bucket); }, ignored: () => undefined, retrying: () => undefined }, { handOver: async () => undefined, flush: () => undefined, log: () => undefined });
+    const run = createSweepHandler(guard, { finding: (f, log) => { if (log !== false) logged.push(f.bucket); }, ignored: () => undefined, retrying: () => undefined, flush: async () => undefined }, { handOver: async () => undefined, log: () => undefined });
     const context = { functionName: 'sweep', getRemainingTimeInMillis: () => 15 * 60_000 };
 
     const first = completed(await run({}, context));

@@ -31,7 +31,7 @@ const recorder = () => {
   const findings: Finding[] = [];
   const ignored: string[] = [];
   const retrying: string[] = [];
-  const sink: FindingSink = { finding: (f) => findings.push(f), ignored: (reason) => ignored.push(reason), retrying: (bucket) => retrying.push(bucket) };
+  const sink: FindingSink = { finding: (f) => findings.push(f), ignored: (reason) => ignored.push(reason), retrying: (bucket) => retrying.push(bucket), flush: async () => undefined };
   return { findings, ignored, retrying, sink };
 };
 

@@ -35,7 +35,7 @@ const deps = (pages: SweepDeps['pages'], overrides: Partial<SweepDeps> = {}) => 
     enforce: async (bucket) => finding(bucket.name),
     record: (f, logged) => recorded.push({ finding: f, logged }),
     retrying: () => undefined,
-    pageDone: () => { pageFlushes += 1; },
+    pageDone: async () => { pageFlushes += 1; },
     handOver: async (next) => { handedOver.push(next); },
     remainingMs: () => 10 * 60_000,
     now: () => 0,
@@ -118,7 +118,7 @@ describe('runSweep', () => {
   it('hands the next page\'s token and the totals to the next run before its time runs out', async () => {
     const { list, listed } = listing(['a', 'b'], ['c', 'd'], ['e']);
     let remaining = 10 * 60_000;
-    const first = deps(list, { remainingMs: () => remaining, pageDone: () => { remaining = 30_000; } });
+    const first = deps(list, { remainingMs: () => remaining, pageDone: async () => { remaining = 30_000; } });
     const outcome = await runSweep(newSweep('s', 0), first.sweepDeps);
     expect(outcome).toEqual({ status: 'continued', next: expect.objectContaining({ sweepId: 's', hop: 1, continuationToken: 't1' }) });
     expect(first.handedOver).toHaveLength(1);
@@ -161,9 +161,9 @@ describe('sweepBuckets handler', () => {
   const s3 = mockClient(S3Client);
   const lambda = mockClient(LambdaClient);
   const context = { invokedFunctionArn: `arn:aws:lambda:${REGION}:${ACCOUNT}:function:s3-encryption-guard-dev-sweepBuckets`, getRemainingTimeInMillis: () => 10 * 60_000 };
-  const sink = (): FindingSink & { ignored: jest.Mock } => ({ finding: jest.fn(), ignored: jest.fn(), retrying: jest.fn() });
+  const sink = (): FindingSink & { ignored: jest.Mock } => ({ finding: jest.fn(), ignored: jest.fn(), retrying: jest.fn(), flush: async () => undefined });
   let listInputs: object[] = [];
-  const runtime = (): SweepRuntime & { handOver: jest.Mock } => ({ handOver: jest.fn(), flush: jest.fn(), log: jest.fn() });
+  const runtime = (): SweepRuntime & { handOver: jest.Mock } => ({ handOver: jest.fn(), log: jest.fn() });
 
   beforeEach(() => {
     s3.reset();
