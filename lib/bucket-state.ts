@@ -3,15 +3,20 @@
  * `ExpectedBucketOwner`, so a bucket of another account is refused by S3 itself (403).
  */
 import {
+  DeleteBucketPolicyCommand,
   GetBucketEncryptionCommand,
   GetBucketPolicyCommand,
   GetBucketTaggingCommand,
+  GetPublicAccessBlockCommand,
   paginateListBuckets,
   PutBucketEncryptionCommand,
+  PutBucketPolicyCommand,
+  PutPublicAccessBlockCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { errorName, isAccessDenied, isNoSuchBucket, redirectRegion } from './aws-errors';
 import { type BucketEncryption, type EncryptionRule, fromS3, toS3 } from './encryption';
+import type { PublicAccessBlock } from './guardrails';
 
 export interface BucketRef {
   bucket: string;
@@ -25,8 +30,16 @@ export interface BucketState {
   region: string;
   encryption: BucketEncryption;
   tags: Record<string, string>;
-  /** The policy document; only read when asked for. `undefined`: none, or not read. */
-  policy?: string;
+  /** The policy document; `null`: none; `undefined`: not read (not asked for, or access denied). */
+  policy?: string | null;
+  /** `null`: none configured; `undefined`: not read. */
+  publicAccessBlock?: PublicAccessBlock | null;
+}
+
+/** The optional reads: each costs a call only when a setting needs it. */
+export interface ExtraReads {
+  policy: boolean;
+  publicAccessBlock: boolean;
 }
 
 export type S3ForRegion = (region: string) => S3Client;
@@ -52,12 +65,29 @@ const readTags = async (s3: S3ForRegion, ref: BucketRef): Promise<Record<string,
   }
 };
 
-export const readPolicy = async (s3: S3ForRegion, ref: BucketRef): Promise<string | undefined> => {
+export const readPolicy = async (s3: S3ForRegion, ref: BucketRef): Promise<string | null> => {
   try {
     const { Policy } = await s3(ref.region).send(new GetBucketPolicyCommand({ Bucket: ref.bucket, ExpectedBucketOwner: ref.owner }));
-    return Policy;
+    return Policy ?? null;
   } catch (error) {
-    if (errorName(error) === 'NoSuchBucketPolicy') return undefined;
+    if (errorName(error) === 'NoSuchBucketPolicy') return null;
+    throw error;
+  }
+};
+
+/** The policy, or `undefined` when the guard may not read it (the evaluation goes on without it). */
+export const readPolicyIfAllowed = (s3: S3ForRegion, ref: BucketRef): Promise<string | null | undefined> =>
+  readPolicy(s3, ref).catch((error: unknown) => {
+    if (isAccessDenied(error)) return undefined;
+    throw error;
+  });
+
+export const readPublicAccessBlock = async (s3: S3ForRegion, ref: BucketRef): Promise<PublicAccessBlock | null> => {
+  try {
+    const { PublicAccessBlockConfiguration } = await s3(ref.region).send(new GetPublicAccessBlockCommand({ Bucket: ref.bucket, ExpectedBucketOwner: ref.owner }));
+    return PublicAccessBlockConfiguration ?? null;
+  } catch (error) {
+    if (errorName(error) === 'NoSuchPublicAccessBlockConfiguration') return null;
     throw error;
   }
 };
@@ -73,16 +103,16 @@ export class BucketGoneError extends Error {
  * Encryption and tags (and the policy, if asked) in parallel. When S3 answers that the bucket lives in
  * another region than the event said, the reads are made again there, once.
  */
-export const readBucketState = async (s3: S3ForRegion, ref: BucketRef, withPolicy: boolean): Promise<BucketState> => {
+export const readBucketState = async (s3: S3ForRegion, ref: BucketRef, extra: ExtraReads): Promise<BucketState> => {
   const attempt = async (region: string): Promise<BucketState> => {
     const at = { ...ref, region };
-    const [encryption, tags, policy] = await Promise.all([
+    const [encryption, tags, policy, publicAccessBlock] = await Promise.all([
       readEncryption(s3, at),
       readTags(s3, at),
-      // The policy only feeds a warning: being denied it must not fail the evaluation.
-      withPolicy ? readPolicy(s3, at).catch((error: unknown) => { if (isAccessDenied(error)) return undefined; throw error; }) : undefined,
+      extra.policy ? readPolicyIfAllowed(s3, at) : undefined,
+      extra.publicAccessBlock ? readPublicAccessBlock(s3, at) : undefined,
     ]);
-    return { region, encryption, tags, ...(policy !== undefined ? { policy } : {}) };
+    return { region, encryption, tags, ...(policy !== undefined ? { policy } : {}), ...(publicAccessBlock !== undefined ? { publicAccessBlock } : {}) };
   };
   try {
     return await attempt(ref.region);
@@ -97,6 +127,30 @@ export const readBucketState = async (s3: S3ForRegion, ref: BucketRef, withPolic
       throw retryError;
     }
   }
+};
+
+/** The policy changed between the guard's read and its write: abandon, and try again later. */
+export class PolicyChangedError extends Error {
+  readonly $retryable = {};
+  constructor(bucket: string) {
+    super(`the policy of ${bucket} changed while the guard evaluated it; the write was abandoned`);
+    this.name = 'PolicyChangedError';
+  }
+}
+
+/**
+ * Writes (or, for `null`, deletes) the bucket policy — only if it is still the one the plan was made
+ * from. `ConfirmRemoveSelfBucketAccess` is never set.
+ */
+export const writePolicy = async (s3: S3ForRegion, ref: BucketRef, text: string | null, basedOn: string | null): Promise<void> => {
+  if ((await readPolicy(s3, ref)) !== basedOn) throw new PolicyChangedError(ref.bucket);
+  const client = s3(ref.region);
+  if (text === null) await client.send(new DeleteBucketPolicyCommand({ Bucket: ref.bucket, ExpectedBucketOwner: ref.owner }));
+  else await client.send(new PutBucketPolicyCommand({ Bucket: ref.bucket, ExpectedBucketOwner: ref.owner, Policy: text }));
+};
+
+export const writePublicAccessBlock = async (s3: S3ForRegion, ref: BucketRef, configuration: Required<PublicAccessBlock>): Promise<void> => {
+  await s3(ref.region).send(new PutPublicAccessBlockCommand({ Bucket: ref.bucket, ExpectedBucketOwner: ref.owner, PublicAccessBlockConfiguration: configuration }));
 };
 
 export const writeEncryption = async (s3: S3ForRegion, ref: BucketRef, rule: EncryptionRule): Promise<void> => {

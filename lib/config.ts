@@ -8,6 +8,18 @@ import { isAliasArn, parseKeyArn } from './kms-arn';
 
 export type BlockSseC = 'preserve' | 'block' | 'allow';
 
+/** A guardrail's setting: `report` adds the finding's warning, `enforce` also writes, `off` costs nothing. */
+export type GuardrailSetting = 'enforce' | 'report' | 'off';
+export const GUARDRAILS = {
+  PUBLIC_ACCESS_BLOCK: { param: 'publicAccessBlock', fallback: 'report' },
+  REQUIRE_TLS: { param: 'requireTls', fallback: 'report' },
+  // SigV2 is already refused for buckets made since 2020-06-24.
+  REQUIRE_SIGV4: { param: 'requireSigV4', fallback: 'off' },
+  DENY_WEAKER_UPLOADS: { param: 'denyWeakerUploads', fallback: 'report' },
+} as const satisfies Record<string, { param: string; fallback: GuardrailSetting }>;
+export type Guardrail = keyof typeof GUARDRAILS;
+const GUARDRAIL_VALUES: readonly GuardrailSetting[] = ['enforce', 'report', 'off'];
+
 export interface GuardConfig {
   mode: AccountMode;
   /** Full key ARNs, at most one per region. */
@@ -21,6 +33,7 @@ export interface GuardConfig {
   /** The stack's name: buckets CloudFormation made for it (trail logs, deployment) are exempt. */
   stackName?: string;
   sweep: SweepSettings;
+  guardrails: Record<Guardrail, GuardrailSetting>;
 }
 
 export interface SweepSettings {
@@ -47,6 +60,7 @@ export const SETTINGS = {
   SWEEP_CONCURRENCY: 'sweepConcurrency',
   SWEEP_MAX_HOPS: 'sweepMaxHops',
   SWEEP_LOG_COMPLIANT: 'sweepLogCompliant',
+  ...Object.fromEntries(Object.entries(GUARDRAILS).map(([name, { param }]) => [name, param])) as { [G in Guardrail]: (typeof GUARDRAILS)[G]['param'] },
 } as const;
 type Setting = keyof typeof SETTINGS;
 
@@ -144,6 +158,12 @@ export const loadConfig = (env: Readonly<Record<string, string | undefined>>): G
     maxHops: integer('SWEEP_MAX_HOPS', 50, 1, 1000),
     logCompliant: flag('SWEEP_LOG_COMPLIANT', false),
   };
+  const guardrails = Object.fromEntries(Object.entries(GUARDRAILS).map(([name, { fallback }]) => {
+    const raw = value(name as Guardrail) ?? fallback;
+    const setting = GUARDRAIL_VALUES.find((option) => option === raw);
+    if (!setting) fail(name as Guardrail, `must be one of ${GUARDRAIL_VALUES.join(', ')}, got "${raw}"`);
+    return [name, setting ?? fallback];
+  })) as Record<Guardrail, GuardrailSetting>;
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     mode,
@@ -155,5 +175,6 @@ export const loadConfig = (env: Readonly<Record<string, string | undefined>>): G
     exemptBuckets,
     stackName: env.GUARD_STACK_NAME?.trim() || undefined,
     sweep,
+    guardrails,
   };
 };

@@ -1,14 +1,19 @@
 /**
- * One bucket, start to end: read its state, decide with `evaluate`, write the plan, verify, and return
- * the finding. Throws only errors worth retrying later (throttling, 5xx, timeouts): the caller's queue
+ * One bucket, start to end: read its state (in parallel, only what the settings need), decide with
+ * `evaluate` and `evaluateGuardrails`, write what differs, verify, and return the finding. Throws only
+ * errors worth retrying later (throttling, 5xx, timeouts, a policy changed under it): the caller's queue
  * retries those; every other outcome is a finding.
  */
-import { BucketGoneError, type BucketRef, readBucketState, readEncryption, readPolicy, type S3ForRegion, writeEncryption } from './bucket-state';
+import {
+  BucketGoneError, type BucketRef, type ExtraReads, readBucketState, readEncryption, readPolicy, readPolicyIfAllowed,
+  readPublicAccessBlock, type S3ForRegion, writeEncryption, writePolicy, writePublicAccessBlock,
+} from './bucket-state';
 import { errorMessage, errorName, isAccessDenied, isNoSuchBucket, isTransient } from './aws-errors';
 import type { GuardConfig } from './config';
 import type { EncryptionRule } from './encryption';
-import { evaluate, keysToDescribe, type Violation } from './evaluate';
+import { evaluate, keysToDescribe, listedKeyFor, type Verdict, type Violation } from './evaluate';
 import type { Action, Finding, RuleView, Trigger } from './finding';
+import { evaluateGuardrails, type GuardrailResult } from './guardrails';
 import type { KeyFacts } from './key-checks';
 import type { DescribeKeyFn } from './key-lookup';
 import { keyRefLocation } from './kms-arn';
@@ -33,6 +38,15 @@ export interface EnforceRequest {
 
 const KMS_MODES: ReadonlySet<EncryptionMode> = new Set(['SSE_KMS_AWS_MANAGED', 'SSE_KMS_CUSTOMER_MANAGED', 'DSSE_KMS']);
 
+/** The reads every bucket needs besides encryption and tags; a setting that is off costs no call. */
+const extraReads = (config: GuardConfig): ExtraReads => {
+  const { PUBLIC_ACCESS_BLOCK, REQUIRE_TLS, REQUIRE_SIGV4, DENY_WEAKER_UPLOADS } = config.guardrails;
+  return {
+    policy: KMS_MODES.has(config.mode) || [REQUIRE_TLS, REQUIRE_SIGV4, DENY_WEAKER_UPLOADS].some((setting) => setting !== 'off'),
+    publicAccessBlock: PUBLIC_ACCESS_BLOCK !== 'off',
+  };
+};
+
 const sameRule = (planned: EncryptionRule, actual: EncryptionRule | undefined): boolean =>
   actual !== undefined
   && actual.algorithm === planned.algorithm
@@ -42,7 +56,78 @@ const sameRule = (planned: EncryptionRule, actual: EncryptionRule | undefined): 
   && (actual.blockedEncryptionTypes === undefined || planned.blockedEncryptionTypes === undefined
     || actual.blockedEncryptionTypes.join() === planned.blockedEncryptionTypes.join());
 
+const guardSids = (text: string | null | undefined): string[] => {
+  try {
+    const statements = text ? [(JSON.parse(text) as { Statement?: unknown }).Statement ?? []].flat() as { Sid?: unknown }[] : [];
+    return statements.map((s) => String(s.Sid ?? '')).filter((sid) => sid.startsWith('EncryptionGuard')).sort();
+  } catch {
+    return [];
+  }
+};
+const parsedPolicy = (text: string | null | undefined): unknown => {
+  try {
+    return text ? JSON.parse(text) as unknown : null;
+  } catch {
+    return text; // not JSON: shown as it is
+  }
+};
+
 const failure = (code: Violation['code'], detail: string): Violation => ({ code, severity: 'violation', detail });
+const gone = (when: string): Pick<Finding, 'verdict' | 'action' | 'exemptReason' | 'violations'> => ({
+  verdict: 'EXEMPT', action: 'SKIPPED', exemptReason: 'bucket no longer exists',
+  violations: [{ code: 'BUCKET_NOT_FOUND', severity: 'warning', detail: `the bucket was deleted ${when} the guard handled it` }],
+});
+
+interface Plans {
+  encryption?: EncryptionRule;
+  guardrails: GuardrailResult;
+}
+
+type Applied = { action: Action; violations: Violation[]; fields: Partial<Finding> } | { gone: true };
+
+/** Writes every plan, each verified by reading it back. */
+const apply = async (s3: S3ForRegion, at: BucketRef, plans: Plans, policyBefore: string | null | undefined): Promise<Applied> => {
+  const violations: Violation[] = [];
+  const fields: Partial<Finding> = {};
+  const write = async (what: string, run: () => Promise<void>): Promise<void> => {
+    try {
+      await run();
+    } catch (error) {
+      if (isTransient(error) || isNoSuchBucket(error)) throw error;
+      violations.push(failure(isAccessDenied(error) ? 'ACCESS_DENIED' : 'WRITE_FAILED', `${what} failed: ${errorName(error)}: ${errorMessage(error)}`));
+    }
+  };
+  const mismatch = (what: string): void => {
+    violations.push(failure('VERIFY_MISMATCH', `the ${what} read back differs from what was written: another writer may have changed it`));
+  };
+  const { encryption, guardrails: { policyPlan, publicAccessBlockPlan } } = plans;
+  try {
+    await Promise.all([
+      encryption && write('PutBucketEncryption', async () => {
+        await writeEncryption(s3, at, encryption);
+        const after = await readEncryption(s3, at);
+        fields.after = after ?? null;
+        if (!sameRule(encryption, after)) mismatch('encryption rule');
+      }),
+      policyPlan && write(policyPlan.text === null ? 'DeleteBucketPolicy' : 'PutBucketPolicy', async () => {
+        await writePolicy(s3, at, policyPlan.text, policyBefore ?? null);
+        const after = await readPolicy(s3, at);
+        fields.policyAfter = parsedPolicy(after);
+        if (guardSids(after).join() !== guardSids(policyPlan.text).join()) mismatch('bucket policy');
+      }),
+      publicAccessBlockPlan && write('PutPublicAccessBlock', async () => {
+        await writePublicAccessBlock(s3, at, publicAccessBlockPlan);
+        const after = await readPublicAccessBlock(s3, at);
+        fields.publicAccessBlockAfter = after;
+        if (Object.values(after ?? {}).filter((v) => v === true).length !== 4) mismatch('Block Public Access configuration');
+      }),
+    ]);
+  } catch (error) {
+    if (isNoSuchBucket(error)) return { gone: true };
+    throw error;
+  }
+  return { action: violations.length > 0 ? 'FAILED' : 'REMEDIATED', violations, fields };
+};
 
 export const enforceBucket = async (request: EnforceRequest, deps: GuardDeps): Promise<Finding> => {
   const now = deps.now ?? Date.now;
@@ -55,11 +140,9 @@ export const enforceBucket = async (request: EnforceRequest, deps: GuardDeps): P
   const ref: BucketRef = { bucket: request.bucket, region: request.region, owner: request.accountId };
   let state;
   try {
-    state = await readBucketState(s3, ref, KMS_MODES.has(config.mode));
+    state = await readBucketState(s3, ref, extraReads(config));
   } catch (error) {
-    if (error instanceof BucketGoneError) {
-      return done({ verdict: 'EXEMPT', action: 'SKIPPED', exemptReason: 'bucket no longer exists', violations: [{ code: 'BUCKET_NOT_FOUND', severity: 'warning', detail: 'the bucket was deleted before the guard handled it' }] });
-    }
+    if (error instanceof BucketGoneError) return done(gone('before'));
     if (isTransient(error)) throw error;
     const detail = isAccessDenied(error)
       ? `reading the bucket was denied (${errorName(error)}): the guard's role lacks access, an SCP or bucket policy denies it, or the bucket belongs to another account`
@@ -69,53 +152,55 @@ export const enforceBucket = async (request: EnforceRequest, deps: GuardDeps): P
 
   const at: BucketRef = { ...ref, region: state.region };
   const requirement = resolveRequirement(request.bucket, state.tags, config);
-  const mode = requirement.kind === 'mode' ? { mode: requirement.mode, modeSource: requirement.source } : {};
   const before: RuleView = state.encryption ?? null;
-  const regionField = { region: state.region };
-  if (requirement.kind === 'exempt') {
-    return done({ ...regionField, verdict: 'EXEMPT', action: 'NONE', exemptReason: requirement.reason, violations: [], before });
-  }
+  const known = { region: state.region, before, ...(requirement.kind === 'mode' ? { mode: requirement.mode, modeSource: requirement.source } : {}) };
+  if (requirement.kind === 'exempt') return done({ ...known, verdict: 'EXEMPT', action: 'NONE', exemptReason: requirement.reason, violations: [] });
 
-  const needsPolicy = requirement.kind === 'mode' && KMS_MODES.has(requirement.mode);
+  // The policy may matter only now that the bucket's own mode is known (a KMS or SSE_C mode tag).
+  const modeNeedsPolicy = requirement.kind === 'mode' && (KMS_MODES.has(requirement.mode) || requirement.mode === 'SSE_C');
   const evaluationBase = { region: state.region, accountId: request.accountId, requirement, encryption: state.encryption, config };
   const refs = keysToDescribe(evaluationBase);
   let keys: Map<string, KeyFacts>;
-  let policy: string | undefined;
+  let policy = state.policy;
   try {
-    const [facts, readPolicyText] = await Promise.all([
+    const [facts, lateRead] = await Promise.all([
       Promise.all(refs.map((keyRef) => deps.describeKey(keyRef, keyRefLocation(keyRef, state.region, request.accountId).region))),
-      needsPolicy && state.policy === undefined && !KMS_MODES.has(config.mode) ? readPolicy(s3, at).catch(() => undefined) : state.policy,
+      modeNeedsPolicy && !extraReads(config).policy ? readPolicyIfAllowed(s3, at) : undefined,
     ]);
     keys = new Map(refs.map((keyRef, index) => [keyRef, facts[index]]));
-    policy = readPolicyText;
+    if (lateRead !== undefined) policy = lateRead;
   } catch (error) {
     if (isTransient(error)) throw error;
-    return done({ ...regionField, ...mode, verdict: 'ERROR', action: 'FAILED', before, violations: [failure('FOREIGN_OR_UNUSABLE_KEY', `checking keys failed: ${errorName(error)}`)] });
+    return done({ ...known, verdict: 'ERROR', action: 'FAILED', violations: [failure('FOREIGN_OR_UNUSABLE_KEY', `checking keys failed: ${errorName(error)}`)] });
   }
 
-  const evaluation = evaluate({ ...evaluationBase, keys, ...(needsPolicy ? { policyGrantees: grantsOutsideAccount(policy, request.accountId) } : {}) });
-  const { verdict, violations, plan } = evaluation;
-  if (!plan) return done({ ...regionField, ...mode, verdict, violations, action: verdict === 'ERROR' ? 'SKIPPED' : 'NONE', before });
-  if (config.dryRun) return done({ ...regionField, ...mode, verdict, violations, action: 'WOULD_REMEDIATE', before, plan });
+  const evaluation = evaluate({
+    ...evaluationBase, keys,
+    ...(requirement.kind === 'mode' && KMS_MODES.has(requirement.mode) ? { policyGrantees: grantsOutsideAccount(policy ?? undefined, request.accountId) } : {}),
+  });
+  const guardrails: GuardrailResult = requirement.kind === 'mode'
+    ? evaluateGuardrails({
+      bucket: request.bucket, region: state.region, mode: requirement.mode, settings: config.guardrails,
+      keyArn: listedKeyFor(state.region, config.kmsKeyArns), policy, publicAccessBlock: state.publicAccessBlock,
+    })
+    : { violations: [] };
+  const violations = [...evaluation.violations, ...guardrails.violations];
+  const plans: Plans = { ...(evaluation.plan ? { encryption: evaluation.plan } : {}), guardrails };
+  const changes = Boolean(plans.encryption || guardrails.policyPlan || guardrails.publicAccessBlockPlan);
+  const guardrailViolated = guardrails.violations.some((v) => v.severity === 'violation');
+  const verdict: Verdict = evaluation.verdict === 'ERROR' ? 'ERROR' : changes || guardrailViolated ? 'NONCOMPLIANT' : evaluation.verdict;
+  const planned = {
+    ...(plans.encryption ? { plan: plans.encryption } : {}),
+    ...(guardrails.policyPlan ? { policyBefore: parsedPolicy(policy), policyPlan: guardrails.policyPlan.document } : {}),
+    ...(guardrails.publicAccessBlockPlan ? { publicAccessBlockBefore: state.publicAccessBlock ?? null } : {}),
+  };
 
-  let action: Action = 'REMEDIATED';
-  const extra: Violation[] = [];
-  let after: RuleView | undefined;
-  try {
-    await writeEncryption(s3, at, plan);
-    after = (await readEncryption(s3, at)) ?? null;
-    if (!sameRule(plan, after ?? undefined)) {
-      action = 'FAILED';
-      extra.push(failure('VERIFY_MISMATCH', 'the rule read back differs from the rule written: another writer may have changed it'));
-    }
-  } catch (error) {
-    if (isTransient(error)) throw error;
-    if (isNoSuchBucket(error)) {
-      return done({ ...regionField, ...mode, verdict: 'EXEMPT', action: 'SKIPPED', exemptReason: 'bucket no longer exists', before, violations: [{ code: 'BUCKET_NOT_FOUND', severity: 'warning', detail: 'the bucket was deleted while the guard handled it' }] });
-    }
-    action = 'FAILED';
-    extra.push(failure(isAccessDenied(error) ? 'ACCESS_DENIED' : 'WRITE_FAILED', `PutBucketEncryption failed: ${errorName(error)}: ${errorMessage(error)}`));
-  }
-  return done({ ...regionField, ...mode, verdict, violations: [...violations, ...extra], action, before, plan, ...(after !== undefined ? { after } : {}) });
+  // An ERROR means the bucket could not be judged: nothing at all is written to it.
+  if (verdict === 'ERROR') return done({ ...known, verdict, violations, action: 'SKIPPED' });
+  if (!changes) return done({ ...known, verdict, violations, action: verdict === 'NONCOMPLIANT' ? 'SKIPPED' : 'NONE' });
+  if (config.dryRun) return done({ ...known, verdict, violations, action: 'WOULD_REMEDIATE', ...planned });
+
+  const applied = await apply(s3, at, plans, policy);
+  if ('gone' in applied) return done({ ...known, ...gone('while') });
+  return done({ ...known, verdict, violations: [...violations, ...applied.violations], action: applied.action, ...planned, ...applied.fields });
 };
-

@@ -13,10 +13,12 @@ export type Verdict = 'COMPLIANT' | 'NONCOMPLIANT' | 'EXEMPT' | 'ERROR';
 
 export type ViolationCode =
   | 'NO_DEFAULT_ENCRYPTION' | 'ENCRYPTION_TOO_WEAK' | 'WRONG_KMS_KEY' | 'FOREIGN_OR_UNUSABLE_KEY'
-  | 'UNKNOWN_ALGORITHM' | 'INVALID_MODE_TAG' | 'SSE_C_MODE_UNSUPPORTED' | 'NO_KEY_FOR_REGION'
+  | 'UNKNOWN_ALGORITHM' | 'INVALID_MODE_TAG' | 'NO_KEY_FOR_REGION'
   | 'CONFIGURED_KEY_UNUSABLE' | 'SSE_C_NOT_BLOCKED' | 'SSE_C_BLOCKED'
   | 'KEY_ROTATION_DISABLED' | 'BUCKET_KEY_DISABLED' | 'KMS_MAY_BREAK_WRITERS'
-  | 'BUCKET_NOT_FOUND' | 'ACCESS_DENIED' | 'WRITE_FAILED' | 'VERIFY_MISMATCH';
+  | 'BUCKET_NOT_FOUND' | 'ACCESS_DENIED' | 'WRITE_FAILED' | 'VERIFY_MISMATCH'
+  | 'PUBLIC_ACCESS_NOT_BLOCKED' | 'TLS_NOT_REQUIRED' | 'SIGV4_NOT_REQUIRED' | 'WEAKER_UPLOADS_ALLOWED' | 'SSE_C_NOT_REQUIRED'
+  | 'POLICY_UNREADABLE' | 'POLICY_TOO_LARGE';
 
 export interface Violation {
   code: ViolationCode;
@@ -52,7 +54,7 @@ const warning = (code: ViolationCode, detail: string): Violation => ({ code, sev
 export const listedKeyFor = (region: string, kmsKeyArns: readonly string[]): string | undefined =>
   kmsKeyArns.find((arn) => parseKeyArn(arn)?.region === region);
 
-const needsListedKey = (requirement: Requirement): requirement is { kind: 'mode'; mode: AccountMode; source: 'tag' | 'account' } =>
+const needsListedKey = (requirement: Requirement): boolean =>
   requirement.kind === 'mode' && requirement.mode !== 'SSE_C' && LISTED_KEY_MODES.has(requirement.mode);
 
 /** Key references whose KMS metadata the evaluation needs (foreign, unlisted keys need none: they fail on sight). */
@@ -134,10 +136,10 @@ export const evaluate = (input: EvaluationInput): Evaluation => {
   const { requirement, encryption, region, config } = input;
   if (requirement.kind === 'exempt') return { verdict: 'EXEMPT', violations: [] };
   if (requirement.kind === 'invalid') return { verdict: 'ERROR', violations: [violation('INVALID_MODE_TAG', requirement.detail)] };
-  if (requirement.mode === 'SSE_C') {
-    return { verdict: 'ERROR', violations: [violation('SSE_C_MODE_UNSUPPORTED', 'per-bucket SSE_C mode is not enforced by this version; the bucket is left unchanged')] };
-  }
-  const mode = requirement.mode;
+  // SSE_C: writers bring their own keys; the default rule stays at least SSE-S3 for everyone else, and
+  // SSE-C must not be blocked (the policy statement that demands SSE-C is in guardrails.ts).
+  const sseC = requirement.mode === 'SSE_C';
+  const mode: AccountMode = requirement.mode === 'SSE_C' ? 'SSE_S3' : requirement.mode;
   const current = classify(input);
   if (current.kind === 'unknown') {
     return { verdict: 'ERROR', violations: [violation('UNKNOWN_ALGORITHM', `default encryption ${current.algorithm} is not one the guard knows; left unchanged (never downgraded)`)] };
@@ -154,11 +156,12 @@ export const evaluate = (input: EvaluationInput): Evaluation => {
     violations.push(violation('WRONG_KMS_KEY', `key ${encryption?.kmsKeyId ?? 'aws/s3'} is not the key KMS_KEY_ARN lists for ${region}`));
   }
 
-  const blocked = blockedFor(encryption, config.blockSseC);
+  const blockSetting = sseC ? 'allow' : config.blockSseC;
+  const blocked = blockedFor(encryption, blockSetting);
   if (blocked !== encryption?.blockedEncryptionTypes) {
-    violations.push(config.blockSseC === 'block'
+    violations.push(blockSetting === 'block'
       ? violation('SSE_C_NOT_BLOCKED', 'SSE-C uploads are allowed; BLOCK_SSE_C=block')
-      : violation('SSE_C_BLOCKED', 'SSE-C uploads are blocked; BLOCK_SSE_C=allow'));
+      : violation('SSE_C_BLOCKED', sseC ? 'SSE-C uploads are blocked, but mode SSE_C requires them' : 'SSE-C uploads are blocked; BLOCK_SSE_C=allow'));
   }
 
   let plan: EncryptionRule | undefined;

@@ -1,6 +1,7 @@
 /** The finding: one per evaluated bucket, the guard's public log contract (DESIGN.md, "Findings"). */
 import type { EncryptionRule } from './encryption';
 import type { Verdict, Violation } from './evaluate';
+import type { PublicAccessBlock } from './guardrails';
 import type { EncryptionMode } from './modes';
 import type { ModeSource } from './requirement';
 
@@ -31,6 +32,13 @@ export interface Finding {
   plan?: EncryptionRule;
   /** The rule read back after a write. */
   after?: RuleView;
+  /** The whole bucket policy before a policy write (`null`: none), what was written, and what was read back. */
+  policyBefore?: unknown;
+  policyPlan?: unknown;
+  policyAfter?: unknown;
+  /** Block Public Access before and after a write (`null`: none configured). */
+  publicAccessBlockBefore?: PublicAccessBlock | null;
+  publicAccessBlockAfter?: PublicAccessBlock | null;
   durationMs: number;
 }
 

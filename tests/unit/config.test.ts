@@ -17,6 +17,7 @@ describe('configuration', () => {
       mode: 'SSE_S3', kmsKeyArns: [], bucketKeyEnabled: true, blockSseC: 'preserve', dryRun: false,
       exemptTag: 'encryption-guard:exempt', exemptBuckets: [],
       sweep: { pageSize: 1000, concurrency: 16, maxHops: 50, logCompliant: false },
+      guardrails: { PUBLIC_ACCESS_BLOCK: 'report', REQUIRE_TLS: 'report', REQUIRE_SIGV4: 'off', DENY_WEAKER_UPLOADS: 'report' },
     });
   });
 
@@ -29,10 +30,12 @@ describe('configuration', () => {
       ENCRYPTION_MODE: 'SSE_KMS_CUSTOMER_MANAGED', KMS_KEY_ARN: ` ${KEYS.listed} , ${KEYS.listedWest}`, BUCKET_KEY_ENABLED: 'false',
       BLOCK_SSE_C: 'block', DRY_RUN: 'true', EXEMPT_TAG: 'security:skip', EXEMPT_BUCKETS: 'logs-*, exact-name', GUARD_STACK_NAME: 'guard-prod',
       SWEEP_PAGE_SIZE: '500', SWEEP_CONCURRENCY: '8', SWEEP_MAX_HOPS: '20', SWEEP_LOG_COMPLIANT: 'true',
+      PUBLIC_ACCESS_BLOCK: 'enforce', REQUIRE_TLS: 'off', REQUIRE_SIGV4: 'enforce', DENY_WEAKER_UPLOADS: 'report',
     })).toEqual({
       mode: 'SSE_KMS_CUSTOMER_MANAGED', kmsKeyArns: [KEYS.listed, KEYS.listedWest], bucketKeyEnabled: false, blockSseC: 'block',
       dryRun: true, exemptTag: 'security:skip', exemptBuckets: ['logs-*', 'exact-name'], stackName: 'guard-prod',
       sweep: { pageSize: 500, concurrency: 8, maxHops: 20, logCompliant: true },
+      guardrails: { PUBLIC_ACCESS_BLOCK: 'enforce', REQUIRE_TLS: 'off', REQUIRE_SIGV4: 'enforce', DENY_WEAKER_UPLOADS: 'report' },
     });
   });
 
@@ -56,6 +59,8 @@ describe('configuration', () => {
     [{ SWEEP_CONCURRENCY: '0' }, /SWEEP_CONCURRENCY .*from 1 to 64/],
     [{ SWEEP_MAX_HOPS: '2.5' }, /SWEEP_MAX_HOPS .*whole number/],
     [{ SWEEP_LOG_COMPLIANT: 'yes' }, /SWEEP_LOG_COMPLIANT .*"true" or "false"/],
+    [{ REQUIRE_TLS: 'on' }, /REQUIRE_TLS \(param requireTls\) must be one of enforce, report, off, got "on"/],
+    [{ PUBLIC_ACCESS_BLOCK: 'ENFORCE' }, /PUBLIC_ACCESS_BLOCK \(param publicAccessBlock\) must be one of/],
   ])('rejects %j with a message naming the setting', (env, message) => {
     expect(problemsOf(env)).toMatch(message);
   });

@@ -151,11 +151,18 @@ describe('evaluate: requirements other than a mode', () => {
     expect(result).toEqual({ verdict: 'ERROR', violations: [expect.objectContaining({ code: 'INVALID_MODE_TAG' })] });
   });
 
-  it('reports a bucket tagged SSE_C as ERROR with a clear reason until SSE_C is enforced', () => {
-    const result = evaluate(input('SSE_S3', undefined, { requirement: required('SSE_C', 'tag') }));
-    expect(result.verdict).toBe('ERROR');
-    expect(result.plan).toBeUndefined();
-    expect(result.violations[0].code).toBe('SSE_C_MODE_UNSUPPORTED');
+  it('holds a bucket tagged SSE_C to at least SSE-S3 as its default rule', () => {
+    const sseC = { requirement: required('SSE_C', 'tag') };
+    expect(evaluate(input('SSE_S3', undefined, sseC))).toMatchObject({ verdict: 'NONCOMPLIANT', plan: { algorithm: 'AES256' } });
+    expect(evaluate(input('SSE_S3', { algorithm: 'aws:kms', bucketKeyEnabled: true }, sseC)).verdict).toBe('COMPLIANT');
+  });
+
+  it('unblocks SSE-C on a bucket tagged SSE_C, whatever BLOCK_SSE_C says', () => {
+    const result = evaluate(input('SSE_S3', { algorithm: 'AES256', blockedEncryptionTypes: ['SSE-C'] }, {
+      requirement: required('SSE_C', 'tag'), config: config({ blockSseC: 'block' }),
+    }));
+    expect(result.violations).toEqual([expect.objectContaining({ code: 'SSE_C_BLOCKED', detail: expect.stringMatching(/mode SSE_C requires/) })]);
+    expect(result.plan).toEqual({ algorithm: 'AES256', blockedEncryptionTypes: ['NONE'] });
   });
 });
 

@@ -1,0 +1,29 @@
+/**
+ * The guard's metrics as CloudWatch sees them: namespace, names and dimensions. Kept apart from
+ * telemetry.ts (which creates the Powertools Logger and Metrics) so that deploy-time code — the
+ * dashboard and the alarms, built by lib/observability.ts — reads the very same names without
+ * instantiating anything.
+ */
+
+/** The service name Powertools falls back to when POWERTOOLS_SERVICE_NAME is not set. */
+export const SERVICE_NAME = 's3-encryption-guard';
+export const METRICS_NAMESPACE = 'S3EncryptionGuard';
+
+export const METRIC_NAMES = [
+  'BucketsEvaluated',
+  'NonCompliantBuckets',
+  'BucketsRemediated',
+  // Every ERROR verdict and FAILED action.
+  'RemediationsFailed',
+  'BucketsExempt',
+  // Findings with the violation FOREIGN_OR_UNUSABLE_KEY (also counted in RemediationsFailed): its own
+  // metric so that its alarm does not depend on the log format or the log level.
+  'ForeignOrUnusableKeyBuckets',
+] as const;
+export type MetricName = (typeof METRIC_NAMES)[number];
+
+/**
+ * The dimensions of every metric: Powertools Metrics adds `service` (= POWERTOOLS_SERVICE_NAME) and the
+ * guard adds none. A widget or alarm must name exactly these, or CloudWatch shows it no data.
+ */
+export const METRIC_DIMENSIONS = ['service'] as const;
