@@ -3,7 +3,7 @@
  * is ignored. Pure: a malformed, failed, read-only or foreign event never leads to an AWS call.
  */
 
-/** The S3 calls that can create a bucket or weaken its encryption requirement. */
+/** The S3 calls that can create a bucket or weaken its encryption requirement or guardrails. */
 export const TRIGGER_EVENT_NAMES = [
   'CreateBucket',
   'PutBucketEncryption',
@@ -13,6 +13,11 @@ export const TRIGGER_EVENT_NAMES = [
   // Buckets with ABAC enabled are tagged only through these (S3 Control API, same event source).
   'TagResource',
   'UntagResource',
+  // Guardrails and the SSE_C mode live in the bucket policy and Block Public Access.
+  'PutBucketPolicy',
+  'DeleteBucketPolicy',
+  'PutBucketPublicAccessBlock',
+  'DeleteBucketPublicAccessBlock',
 ] as const;
 export type TriggerEventName = (typeof TRIGGER_EVENT_NAMES)[number];
 

@@ -23,6 +23,7 @@ const POSITIVES = [
   'put-bucket-encryption.json', 'delete-bucket-encryption.json',
   'put-bucket-tagging.json', 'delete-bucket-tagging.json',
   'tag-resource.json', 'untag-resource.json',
+  'put-bucket-policy.json', 'delete-bucket-policy.json', 'put-public-access-block.json', 'delete-public-access-block.json',
 ];
 const NEGATIVES = ['failed-call.json', 'read-only-call.json', 'non-s3-event.json', 'guard-own-role.json'];
 /** Matches: on the default bus a rule only ever sees its own account's events; the handler ignores it. */

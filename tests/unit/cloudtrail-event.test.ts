@@ -38,6 +38,10 @@ const POSITIVES = [
   { file: 'delete-bucket-tagging.json', eventName: 'DeleteBucketTagging', bucket: 'example-data-lake-raw-2026', actor: `arn:aws:sts::${ACCOUNT}:assumed-role/AWSReservedSSO_AdministratorAccess_0a1b2c3d4e5f6a7b/jane.doe@example.com` },
   { file: 'tag-resource.json', eventName: 'TagResource', bucket: 'example-abac-analytics-2026', actor: `arn:aws:sts::${ACCOUNT}:assumed-role/AWSReservedSSO_AdministratorAccess_0a1b2c3d4e5f6a7b/jane.doe@example.com` },
   { file: 'untag-resource.json', eventName: 'UntagResource', bucket: 'example-abac-analytics-2026', actor: `arn:aws:sts::${ACCOUNT}:assumed-role/ci-deploy/gha-deploy-7c2e94ab` },
+  { file: 'put-bucket-policy.json', eventName: 'PutBucketPolicy', bucket: 'example-shared-reports', actor: `arn:aws:sts::${ACCOUNT}:assumed-role/AWSReservedSSO_AdministratorAccess_0a1b2c3d4e5f6a7b/jane.doe@example.com` },
+  { file: 'delete-bucket-policy.json', eventName: 'DeleteBucketPolicy', bucket: 'example-shared-reports', actor: `arn:aws:sts::${ACCOUNT}:assumed-role/AWSReservedSSO_AdministratorAccess_0a1b2c3d4e5f6a7b/jane.doe@example.com` },
+  { file: 'put-public-access-block.json', eventName: 'PutBucketPublicAccessBlock', bucket: 'example-static-site', actor: `arn:aws:sts::${ACCOUNT}:assumed-role/AWSReservedSSO_AdministratorAccess_0a1b2c3d4e5f6a7b/jane.doe@example.com` },
+  { file: 'delete-public-access-block.json', eventName: 'DeleteBucketPublicAccessBlock', bucket: 'example-static-site', actor: `arn:aws:sts::${ACCOUNT}:assumed-role/AWSReservedSSO_AdministratorAccess_0a1b2c3d4e5f6a7b/jane.doe@example.com` },
 ] as const;
 
 /** Samples the guard must ignore (before any AWS call), and why. */
@@ -167,7 +171,7 @@ describe('malformed input never throws and never names a bucket', () => {
   });
 
   it.each([
-    ['a call the guard does not act on', 'PutBucketPolicy'],
+    ['a call the guard does not act on', 'PutBucketLifecycleConfiguration'],
     ['a differently cased name', 'createbucket'],
     ['a name inside an array', ['CreateBucket']],
     ['no name', undefined],
@@ -177,7 +181,10 @@ describe('malformed input never throws and never names a bucket', () => {
   });
 
   it('acts on exactly the calls of TRIGGER_EVENT_NAMES', () => {
-    expect([...TRIGGER_EVENT_NAMES].sort()).toEqual(['CreateBucket', 'DeleteBucketEncryption', 'DeleteBucketTagging', 'PutBucketEncryption', 'PutBucketTagging', 'TagResource', 'UntagResource']);
+    expect([...TRIGGER_EVENT_NAMES].sort()).toEqual([
+      'CreateBucket', 'DeleteBucketEncryption', 'DeleteBucketPolicy', 'DeleteBucketPublicAccessBlock', 'DeleteBucketTagging',
+      'PutBucketEncryption', 'PutBucketPolicy', 'PutBucketPublicAccessBlock', 'PutBucketTagging', 'TagResource', 'UntagResource',
+    ]);
   });
 
   describe('failed calls', () => {

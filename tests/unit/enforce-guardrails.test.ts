@@ -1,0 +1,129 @@
+import {
+  DeleteBucketPolicyCommand, GetBucketEncryptionCommand, GetBucketPolicyCommand, GetBucketTaggingCommand, GetPublicAccessBlockCommand,
+  PutBucketEncryptionCommand, PutBucketPolicyCommand, PutPublicAccessBlockCommand, S3Client,
+} from '@aws-sdk/client-s3';
+import { mockClient } from 'aws-sdk-client-mock';
+import type { GuardConfig } from '../../lib/config';
+import { toS3 } from '../../lib/encryption';
+import { enforceBucket, type EnforceRequest } from '../../lib/enforce';
+import { s3Error, testGuard } from './aws-mocks';
+import { ACCOUNT, config, REGION } from './fixtures';
+
+const s3 = mockClient(S3Client);
+const request: EnforceRequest = { bucket: 'app-data', region: REGION, accountId: ACCOUNT, trigger: { type: 'event', eventName: 'PutBucketPolicy' } };
+const FOREIGN = { Sid: 'AllowPartnerRead', Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::111122223333:root' }, Action: 's3:GetObject', Resource: 'arn:aws:s3:::app-data/*' };
+const POLICY = JSON.stringify({ Version: '2012-10-17', Statement: [FOREIGN] });
+const DEFAULTS: GuardConfig['guardrails'] = { PUBLIC_ACCESS_BLOCK: 'report', REQUIRE_TLS: 'report', REQUIRE_SIGV4: 'off', DENY_WEAKER_UPLOADS: 'report' };
+
+/** An S3 bucket whose policy and Block Public Access the mocks keep, so writes can be read back. */
+const bucket = (state: { tags?: Record<string, string>; policy?: string; blocked?: boolean; encryption?: Parameters<typeof toS3>[0] } = {}) => {
+  let policy = state.policy;
+  let publicAccessBlock = state.blocked ? { BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true } : undefined;
+  let encryption = state.encryption ?? { algorithm: 'AES256' };
+  s3.on(GetBucketEncryptionCommand).callsFake(async () => ({ ServerSideEncryptionConfiguration: toS3(encryption) }));
+  s3.on(PutBucketEncryptionCommand).callsFake(async (input) => {
+    const rule = input.ServerSideEncryptionConfiguration.Rules[0];
+    encryption = { algorithm: rule.ApplyServerSideEncryptionByDefault.SSEAlgorithm, ...(rule.BlockedEncryptionTypes ? { blockedEncryptionTypes: rule.BlockedEncryptionTypes.EncryptionType } : {}) };
+    return {};
+  });
+  s3.on(GetBucketTaggingCommand).resolves({ TagSet: Object.entries(state.tags ?? {}).map(([Key, Value]) => ({ Key, Value })) });
+  s3.on(GetBucketPolicyCommand).callsFake(async () => {
+    if (policy === undefined) throw s3Error('NoSuchBucketPolicy', 404);
+    return { Policy: policy };
+  });
+  s3.on(PutBucketPolicyCommand).callsFake(async (input) => { policy = input.Policy; return {}; });
+  s3.on(DeleteBucketPolicyCommand).callsFake(async () => { policy = undefined; return {}; });
+  s3.on(GetPublicAccessBlockCommand).callsFake(async () => {
+    if (!publicAccessBlock) throw s3Error('NoSuchPublicAccessBlockConfiguration', 404);
+    return { PublicAccessBlockConfiguration: publicAccessBlock };
+  });
+  s3.on(PutPublicAccessBlockCommand).callsFake(async (input) => { publicAccessBlock = input.PublicAccessBlockConfiguration as typeof publicAccessBlock; return {}; });
+  return { policy: () => policy };
+};
+const operations = () => s3.calls().map((call) => call.args[0].constructor.name.replace(/Command$/, ''));
+
+beforeEach(() => s3.reset());
+
+describe('enforceBucket with guardrails', () => {
+  it('with default settings reads the policy and Block Public Access in parallel, reports, and writes nothing', async () => {
+    bucket({ policy: POLICY });
+    const finding = await enforceBucket(request, testGuard(config({ guardrails: DEFAULTS })));
+    expect(operations().sort()).toEqual(['GetBucketEncryption', 'GetBucketPolicy', 'GetBucketTagging', 'GetPublicAccessBlock']);
+    expect(finding).toMatchObject({ verdict: 'COMPLIANT', action: 'NONE' });
+    expect(finding.violations.map((v) => `${v.code}:${v.severity}`)).toEqual(['PUBLIC_ACCESS_NOT_BLOCKED:warning', 'TLS_NOT_REQUIRED:warning']);
+  });
+
+  it('with every guardrail off costs no policy or Block Public Access call', async () => {
+    bucket();
+    await enforceBucket(request, testGuard(config()));
+    expect(operations().sort()).toEqual(['GetBucketEncryption', 'GetBucketTagging']);
+  });
+
+  it('REQUIRE_TLS=enforce adds its statement, keeps the foreign one, re-reads before writing, and verifies', async () => {
+    const state = bucket({ policy: POLICY });
+    const finding = await enforceBucket(request, testGuard(config({ guardrails: { ...DEFAULTS, REQUIRE_TLS: 'enforce', PUBLIC_ACCESS_BLOCK: 'off' } })));
+    expect(finding).toMatchObject({ verdict: 'NONCOMPLIANT', action: 'REMEDIATED', policyBefore: JSON.parse(POLICY) });
+    const written = JSON.parse(state.policy()!);
+    expect(written.Statement).toEqual([FOREIGN, expect.objectContaining({ Sid: 'EncryptionGuardRequireTls', Effect: 'Deny' })]);
+    expect(finding.policyAfter).toEqual(written);
+    const order = operations();
+    expect(order.filter((op) => op === 'GetBucketPolicy')).toHaveLength(3); // read, re-read before the write, verify
+    expect(order[order.indexOf('PutBucketPolicy') - 1]).toBe('GetBucketPolicy'); // the re-read just before writing
+    expect(s3.commandCalls(PutBucketPolicyCommand)[0].args[0].input).toEqual({ Bucket: 'app-data', ExpectedBucketOwner: ACCOUNT, Policy: state.policy() });
+  });
+
+  it('abandons the policy write when the policy changed since it was read, for a later retry', async () => {
+    bucket({ policy: POLICY });
+    let reads = 0;
+    s3.on(GetBucketPolicyCommand).callsFake(async () => ({ Policy: reads++ === 0 ? POLICY : JSON.stringify({ Version: '2012-10-17', Statement: [] }) }));
+    await expect(enforceBucket(request, testGuard(config({ guardrails: { ...DEFAULTS, REQUIRE_TLS: 'enforce' } })))).rejects.toMatchObject({ name: 'PolicyChangedError' });
+    expect(s3.commandCalls(PutBucketPolicyCommand)).toHaveLength(0);
+  });
+
+  it('PUBLIC_ACCESS_BLOCK=enforce turns all four flags on and shows before and after', async () => {
+    bucket();
+    const finding = await enforceBucket(request, testGuard(config({ guardrails: { ...DEFAULTS, PUBLIC_ACCESS_BLOCK: 'enforce', REQUIRE_TLS: 'off', DENY_WEAKER_UPLOADS: 'off' } })));
+    expect(s3.commandCalls(PutPublicAccessBlockCommand)[0].args[0].input).toEqual({
+      Bucket: 'app-data', ExpectedBucketOwner: ACCOUNT,
+      PublicAccessBlockConfiguration: { BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true },
+    });
+    expect(finding).toMatchObject({ action: 'REMEDIATED', publicAccessBlockBefore: null, publicAccessBlockAfter: { BlockPublicAcls: true } });
+  });
+
+  it('in dry run shows the policy it would write and writes nothing', async () => {
+    bucket({ policy: POLICY });
+    const finding = await enforceBucket(request, testGuard(config({ dryRun: true, guardrails: { ...DEFAULTS, REQUIRE_TLS: 'enforce' } })));
+    expect(finding).toMatchObject({ action: 'WOULD_REMEDIATE', policyPlan: { Statement: [FOREIGN, expect.objectContaining({ Sid: 'EncryptionGuardRequireTls' })] } });
+    expect(s3.commandCalls(PutBucketPolicyCommand)).toHaveLength(0);
+  });
+
+  it('deletes the policy when only guard statements were left and their settings are now off', async () => {
+    const state = bucket({ policy: JSON.stringify({ Version: '2012-10-17', Statement: [{ Sid: 'EncryptionGuardRequireSigV4', Effect: 'Deny', Principal: '*', Action: 's3:*', Resource: ['arn:aws:s3:::app-data', 'arn:aws:s3:::app-data/*'], Condition: { StringEquals: { 's3:signatureversion': 'AWS' } } }] }) });
+    const finding = await enforceBucket(request, testGuard(config({ guardrails: { ...DEFAULTS, PUBLIC_ACCESS_BLOCK: 'off' } })));
+    expect(s3.commandCalls(DeleteBucketPolicyCommand)).toHaveLength(1);
+    expect(state.policy()).toBeUndefined();
+    expect(finding).toMatchObject({ action: 'REMEDIATED', policyAfter: null });
+  });
+
+  it('puts a bucket tagged SSE_C in SSE_C mode: SSE-C unblocked and the SSE-C statement added, reading the policy only then', async () => {
+    const state = bucket({ tags: { 'encryption-guard:mode': 'SSE_C' }, encryption: { algorithm: 'AES256', blockedEncryptionTypes: ['SSE-C'] } });
+    const finding = await enforceBucket(request, testGuard(config()));
+    expect(finding).toMatchObject({ mode: 'SSE_C', modeSource: 'tag', verdict: 'NONCOMPLIANT', action: 'REMEDIATED' });
+    expect(finding.violations.map((v) => v.code)).toEqual(['SSE_C_BLOCKED', 'SSE_C_NOT_REQUIRED']);
+    expect(s3.commandCalls(PutBucketEncryptionCommand)[0].args[0].input.ServerSideEncryptionConfiguration?.Rules?.[0].BlockedEncryptionTypes).toEqual({ EncryptionType: ['NONE'] });
+    expect(JSON.parse(state.policy()!).Statement).toEqual([expect.objectContaining({ Sid: 'EncryptionGuardRequireSseC' })]);
+  });
+
+  it('never sets ConfirmRemoveSelfBucketAccess', async () => {
+    bucket({ policy: POLICY });
+    await enforceBucket(request, testGuard(config({ guardrails: { ...DEFAULTS, REQUIRE_TLS: 'enforce', REQUIRE_SIGV4: 'enforce' } })));
+    for (const call of s3.commandCalls(PutBucketPolicyCommand)) expect(call.args[0].input).not.toHaveProperty('ConfirmRemoveSelfBucketAccess');
+  });
+
+  it('writes nothing at all to a bucket it cannot judge (ERROR), guardrails included', async () => {
+    bucket({ policy: POLICY, encryption: { algorithm: 'aws:fsx' } });
+    const finding = await enforceBucket(request, testGuard(config({ guardrails: { ...DEFAULTS, REQUIRE_TLS: 'enforce', PUBLIC_ACCESS_BLOCK: 'enforce' } })));
+    expect(finding).toMatchObject({ verdict: 'ERROR', action: 'SKIPPED' });
+    expect(operations().filter((op) => op.startsWith('Put') || op.startsWith('Delete'))).toEqual([]);
+  });
+});
