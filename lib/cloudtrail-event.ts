@@ -40,6 +40,19 @@ const isObject = (value: unknown): value is Json => typeof value === 'object' &&
 const str = (value: unknown, max = 2048): string | undefined =>
   typeof value === 'string' && value.length > 0 && value.length <= max ? value : undefined;
 
+/**
+ * A value from the event, safe to put in a log line: short, printable, and never walked into (a hostile
+ * event may nest deeper than the stack).
+ */
+const show = (value: unknown): string => {
+  if (typeof value === 'string') return JSON.stringify(value.length > 64 ? `${value.slice(0, 64)}…` : value);
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return value === undefined || value === null ? 'null' : Array.isArray(value) ? 'a list' : typeof value === 'object' ? 'an object' : `a ${typeof value}`;
+};
+/** An error code as CloudTrail writes it (letters, digits, dots), or nothing. */
+const errorCodeOf = (value: unknown): string | undefined =>
+  typeof value === 'string' && /^[\w.:-]{1,64}$/.test(value) ? value : undefined;
+
 /** Why a name cannot be a general purpose bucket the guard handles, or undefined if it can. */
 export const bucketNameProblem = (name: string): string | undefined => {
   if (name.endsWith('--x-s3')) return 'directory buckets (s3express) are out of scope';
@@ -71,18 +84,18 @@ export const parseBucketEvent = (event: unknown, accountId: string): ParsedEvent
   const eventId = isObject(detail) ? str(detail.eventID, 128) : undefined;
   const ignore = (reason: string): ParsedEvent => ({ ok: false, reason, ...(eventId ? { eventId } : {}) });
 
-  if (event.source !== 'aws.s3') return ignore(`source is ${JSON.stringify(event.source ?? null).slice(0, 80)}, not aws.s3`);
+  if (event.source !== 'aws.s3') return ignore(`source is ${show(event.source)}, not aws.s3`);
   if (event['detail-type'] !== 'AWS API Call via CloudTrail') return ignore('detail-type is not "AWS API Call via CloudTrail"');
   if (!isObject(detail)) return ignore('event has no detail');
   if (detail.eventSource !== 's3.amazonaws.com') return ignore('detail.eventSource is not s3.amazonaws.com');
   const eventName = TRIGGER_EVENT_NAMES.find((name) => name === detail.eventName);
-  if (!eventName) return ignore(`event name ${JSON.stringify(detail.eventName ?? null).slice(0, 80)} is not one the guard acts on`);
-  if (detail.errorCode !== undefined || detail.errorMessage !== undefined) return ignore(`the ${eventName} call failed (${str(detail.errorCode, 128) ?? 'error'})`);
+  if (!eventName) return ignore(`event name ${show(detail.eventName)} is not one the guard acts on`);
+  if (detail.errorCode !== undefined || detail.errorMessage !== undefined) return ignore(`the ${eventName} call failed (${errorCodeOf(detail.errorCode) ?? 'error'})`);
   if (detail.readOnly === true) return ignore('read-only call');
 
   for (const account of [event.account, detail.recipientAccountId]) {
     if (account !== undefined && account !== accountId) {
-      return ignore(`event of account ${String(account).slice(0, 20)}; the guard acts only in ${accountId}`);
+      return ignore(`event of account ${typeof account === 'string' && /^[\w-]{1,20}$/.test(account) ? account : show(account)}; the guard acts only in ${accountId}`);
     }
   }
   const region = detail.awsRegion ?? event.region;

@@ -34,6 +34,15 @@ export interface GuardConfig {
   stackName?: string;
   sweep: SweepSettings;
   guardrails: Record<Guardrail, GuardrailSetting>;
+  flap: FlapSettings;
+}
+
+export interface FlapSettings {
+  /** The ledger table; without it (local runs) there is no flap protection. */
+  table?: string;
+  /** Remediations of one bucket undoing other actors' changes allowed within the window. */
+  threshold: number;
+  windowMinutes: number;
 }
 
 export interface SweepSettings {
@@ -60,6 +69,8 @@ export const SETTINGS = {
   SWEEP_CONCURRENCY: 'sweepConcurrency',
   SWEEP_MAX_HOPS: 'sweepMaxHops',
   SWEEP_LOG_COMPLIANT: 'sweepLogCompliant',
+  FLAP_THRESHOLD: 'flapThreshold',
+  FLAP_WINDOW_MINUTES: 'flapWindowMinutes',
   ...Object.fromEntries(Object.entries(GUARDRAILS).map(([name, { param }]) => [name, param])) as { [G in Guardrail]: (typeof GUARDRAILS)[G]['param'] },
 } as const;
 type Setting = keyof typeof SETTINGS;
@@ -164,6 +175,11 @@ export const loadConfig = (env: Readonly<Record<string, string | undefined>>): G
     if (!setting) fail(name as Guardrail, `must be one of ${GUARDRAIL_VALUES.join(', ')}, got "${raw}"`);
     return [name, setting ?? fallback];
   })) as Record<Guardrail, GuardrailSetting>;
+  const flap: FlapSettings = {
+    ...(env.FLAP_TABLE?.trim() ? { table: env.FLAP_TABLE.trim() } : {}),
+    threshold: integer('FLAP_THRESHOLD', 3, 1, 100),
+    windowMinutes: integer('FLAP_WINDOW_MINUTES', 60, 1, 1440),
+  };
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     mode,
@@ -176,5 +192,6 @@ export const loadConfig = (env: Readonly<Record<string, string | undefined>>): G
     stackName: env.GUARD_STACK_NAME?.trim() || undefined,
     sweep,
     guardrails,
+    flap,
   };
 };

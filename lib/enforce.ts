@@ -14,6 +14,7 @@ import type { EncryptionRule } from './encryption';
 import { evaluate, keysToDescribe, listedKeyFor, type Verdict, type Violation } from './evaluate';
 import type { Action, Finding, RuleView, Trigger } from './finding';
 import { evaluateGuardrails, type GuardrailResult } from './guardrails';
+import { type FlapLedger, flapping } from './flap-ledger';
 import type { KeyFacts } from './key-checks';
 import type { DescribeKeyFn } from './key-lookup';
 import { keyRefLocation } from './kms-arn';
@@ -25,6 +26,8 @@ export interface GuardDeps {
   config: GuardConfig;
   s3: S3ForRegion;
   describeKey: DescribeKeyFn;
+  /** Absent: no flap protection (no table configured). */
+  ledger?: FlapLedger;
   now?: () => number;
 }
 
@@ -129,6 +132,35 @@ const apply = async (s3: S3ForRegion, at: BucketRef, plans: Plans, policyBefore:
   return { action: violations.length > 0 ? 'FAILED' : 'REMEDIATED', violations, fields };
 };
 
+/**
+ * Asked only when the guard is about to write. An event's remediation undoes its actor's change and is
+ * counted (once per event id); a sweep's is not, but a bucket past the threshold is left alone either way.
+ */
+const consultLedger = async (deps: GuardDeps, request: EnforceRequest, at: number): Promise<{ stop?: Violation; warning?: Violation }> => {
+  const { ledger, config: { flap } } = deps;
+  if (!ledger) return {};
+  const windowMs = flap.windowMinutes * 60_000;
+  const { trigger } = request;
+  const counted = trigger.type === 'event' && trigger.actor !== undefined && trigger.eventId !== undefined;
+  const outcome = counted
+    ? await ledger.record(request.bucket, { at, eventId: trigger.eventId!, actor: trigger.actor! })
+    : await ledger.recent(request.bucket);
+  if (outcome.status === 'duplicate') {
+    return { stop: { code: 'DUPLICATE_DELIVERY', severity: 'warning', detail: 'another delivery of this event is remediating the bucket; nothing written by this one' } };
+  }
+  if (outcome.status === 'unavailable') {
+    return { warning: { code: 'LEDGER_UNAVAILABLE', severity: 'warning', detail: `the flap ledger could not be used (${outcome.reason}); enforced without flap protection` } };
+  }
+  const state = flapping(outcome.entries, at, windowMs, flap.threshold, counted);
+  if (!state.flapping) return {};
+  return {
+    stop: {
+      code: 'FLAPPING', severity: 'violation',
+      detail: `${state.count} remediations within ${flap.windowMinutes} min undid changes by ${state.actors.join(', ')}; the guard leaves the bucket alone until the window passes — align that automation with the required mode, or exempt the bucket`,
+    },
+  };
+};
+
 export const enforceBucket = async (request: EnforceRequest, deps: GuardDeps): Promise<Finding> => {
   const now = deps.now ?? Date.now;
   const started = now();
@@ -200,7 +232,10 @@ export const enforceBucket = async (request: EnforceRequest, deps: GuardDeps): P
   if (!changes) return done({ ...known, verdict, violations, action: verdict === 'NONCOMPLIANT' ? 'SKIPPED' : 'NONE' });
   if (config.dryRun) return done({ ...known, verdict, violations, action: 'WOULD_REMEDIATE', ...planned });
 
+  const ledger = await consultLedger(deps, request, now());
+  if (ledger.stop) return done({ ...known, verdict, violations: [...violations, ledger.stop], action: 'SKIPPED', ...planned });
   const applied = await apply(s3, at, plans, policy);
   if ('gone' in applied) return done({ ...known, ...gone('while') });
-  return done({ ...known, verdict, violations: [...violations, ...applied.violations], action: applied.action, ...planned, ...applied.fields });
+  const noted = ledger.warning ? [ledger.warning] : [];
+  return done({ ...known, verdict, violations: [...violations, ...noted, ...applied.violations], action: applied.action, ...planned, ...applied.fields });
 };

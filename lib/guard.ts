@@ -3,6 +3,7 @@ import { type AccountResolver, createAccountResolver } from './account';
 import { type AwsClients, type CallCounts, createClients } from './aws-clients';
 import { loadConfig } from './config';
 import type { GuardDeps } from './enforce';
+import { createFlapLedger } from './flap-ledger';
 import { createKeyLookup } from './key-lookup';
 
 export interface Guard extends GuardDeps {
@@ -10,6 +11,8 @@ export interface Guard extends GuardDeps {
   /** The region the function runs in. */
   homeRegion: string;
   lambda: AwsClients['lambda'];
+  /** EventBridge, for finding events (telemetry.ts). */
+  events: AwsClients['events'];
   /** AWS requests made by this container, by operation. */
   calls: CallCounts;
 }
@@ -25,6 +28,8 @@ export const createGuard = (env: Readonly<Record<string, string | undefined>> = 
     accountOf: createAccountResolver(() => clients.sts(homeRegion)),
     homeRegion,
     lambda: clients.lambda,
+    events: clients.events,
     calls: clients.calls,
+    ...(config.flap.table ? { ledger: createFlapLedger(() => clients.dynamodb(homeRegion), config.flap.table, config.flap.windowMinutes * 60_000) } : {}),
   };
 };

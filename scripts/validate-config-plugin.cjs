@@ -32,7 +32,9 @@ class ValidateGuardConfig {
     const service = this.serverless.service;
     const base = service.provider.environment || {};
     for (const name of service.getAllFunctions()) {
-      const environment = { ...base, ...(service.getFunction(name).environment || {}) };
+      const merged = { ...base, ...(service.getFunction(name).environment || {}) };
+      // Values CloudFormation resolves at deploy time (Ref, GetAtt) cannot be checked here.
+      const environment = Object.fromEntries(Object.entries(merged).filter(([, value]) => typeof value === 'string'));
       try {
         loadConfig(environment);
       } catch (error) {

@@ -18,6 +18,7 @@ describe('configuration', () => {
       exemptTag: 'encryption-guard:exempt', exemptBuckets: [],
       sweep: { pageSize: 1000, concurrency: 16, maxHops: 50, logCompliant: false },
       guardrails: { PUBLIC_ACCESS_BLOCK: 'report', REQUIRE_TLS: 'report', REQUIRE_SIGV4: 'off', DENY_WEAKER_UPLOADS: 'report' },
+      flap: { threshold: 3, windowMinutes: 60 },
     });
   });
 
@@ -31,11 +32,13 @@ describe('configuration', () => {
       BLOCK_SSE_C: 'block', DRY_RUN: 'true', EXEMPT_TAG: 'security:skip', EXEMPT_BUCKETS: 'logs-*, exact-name', GUARD_STACK_NAME: 'guard-prod',
       SWEEP_PAGE_SIZE: '500', SWEEP_CONCURRENCY: '8', SWEEP_MAX_HOPS: '20', SWEEP_LOG_COMPLIANT: 'true',
       PUBLIC_ACCESS_BLOCK: 'enforce', REQUIRE_TLS: 'off', REQUIRE_SIGV4: 'enforce', DENY_WEAKER_UPLOADS: 'report',
+      FLAP_TABLE: 'guard-ledger', FLAP_THRESHOLD: '5', FLAP_WINDOW_MINUTES: '30',
     })).toEqual({
       mode: 'SSE_KMS_CUSTOMER_MANAGED', kmsKeyArns: [KEYS.listed, KEYS.listedWest], bucketKeyEnabled: false, blockSseC: 'block',
       dryRun: true, exemptTag: 'security:skip', exemptBuckets: ['logs-*', 'exact-name'], stackName: 'guard-prod',
       sweep: { pageSize: 500, concurrency: 8, maxHops: 20, logCompliant: true },
       guardrails: { PUBLIC_ACCESS_BLOCK: 'enforce', REQUIRE_TLS: 'off', REQUIRE_SIGV4: 'enforce', DENY_WEAKER_UPLOADS: 'report' },
+      flap: { table: 'guard-ledger', threshold: 5, windowMinutes: 30 },
     });
   });
 

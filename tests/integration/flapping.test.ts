@@ -1,0 +1,77 @@
+/**
+ * Flap protection against the emulator: the ledger table in DynamoDB, real SDK clients, the real handler.
+ */
+import { CreateTableCommand, DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { DeleteBucketEncryptionCommand } from '@aws-sdk/client-s3';
+import { createBucketEventHandler } from '../../handlers/bucket-event';
+import type { Finding } from '../../lib/finding';
+import type { FindingSink } from '../../lib/telemetry';
+import { useEmulator } from '../emulator-env';
+import { admin, emulatorGuard, REGION, uniqueBucket } from './aws';
+
+const ACCOUNT = '123456789012';
+const ROGUE = `arn:aws:sts::${ACCOUNT}:assumed-role/legacy-deployer/nightly`;
+const aws = admin();
+const dynamodb = new DynamoDBClient({ region: REGION, endpoint: useEmulator() });
+let table: string;
+
+beforeAll(async () => {
+  table = uniqueBucket('flap-ledger');
+  await dynamodb.send(new CreateTableCommand({
+    TableName: table, BillingMode: 'PAY_PER_REQUEST',
+    AttributeDefinitions: [{ AttributeName: 'bucket', AttributeType: 'S' }], KeySchema: [{ AttributeName: 'bucket', KeyType: 'HASH' }],
+  }));
+});
+
+const eventFor = (bucket: string, eventId: string) => ({
+  version: '0', id: eventId, 'detail-type': 'AWS API Call via CloudTrail', source: 'aws.s3', account: ACCOUNT, region: REGION, time: new Date().toISOString(), resources: [],
+  detail: {
+    eventVersion: '1.09', eventSource: 's3.amazonaws.com', eventName: 'DeleteBucketEncryption', awsRegion: REGION, eventID: eventId, readOnly: false,
+    userIdentity: { type: 'AssumedRole', arn: ROGUE }, requestParameters: { bucketName: bucket }, recipientAccountId: ACCOUNT,
+  },
+});
+
+const handlerWith = () => {
+  const guard = emulatorGuard({ FLAP_TABLE: table, FLAP_THRESHOLD: '3', FLAP_WINDOW_MINUTES: '60' });
+  const findings: Finding[] = [];
+  const sink: FindingSink = { finding: (f) => findings.push(f), ignored: () => undefined, retrying: () => undefined, flush: async () => undefined };
+  return { guard, findings, handle: createBucketEventHandler(guard, sink) };
+};
+const entriesOf = async (bucket: string) =>
+  (await dynamodb.send(new GetItemCommand({ TableName: table, Key: { bucket: { S: bucket } }, ConsistentRead: true }))).Item?.entries?.L ?? [];
+
+describe('flap protection against the emulator', () => {
+  it('20 concurrent deliveries of the same event end in one compliant state and one counted remediation', async () => {
+    const bucket = uniqueBucket('dup-delivery');
+    await aws.createBucket(bucket);
+    const { guard, findings, handle } = handlerWith();
+    await Promise.all(Array.from({ length: 20 }, () => handle(eventFor(bucket, 'evt-the-same-one'), {})));
+    expect(findings).toHaveLength(20);
+    expect(findings.filter((f) => f.action === 'REMEDIATED')).toHaveLength(1);
+    expect(guard.calls['S3.PutBucketEncryption']).toBe(1);
+    expect((await aws.encryptionOf(bucket))?.algorithm).toBe('AES256');
+    expect(await entriesOf(bucket)).toHaveLength(1);
+  });
+
+  it('a fight with another actor stops at the threshold with a FLAPPING finding, and the bucket is left alone after it', async () => {
+    const bucket = uniqueBucket('fight');
+    await aws.createBucket(bucket);
+    const { findings, handle } = handlerWith();
+    for (let round = 1; round <= 5; round++) {
+      await aws.s3.send(new DeleteBucketEncryptionCommand({ Bucket: bucket })); // the other actor reverts
+      await handle(eventFor(bucket, `evt-round-${round}`), {});
+    }
+    expect(findings.map((f) => f.action)).toEqual(['REMEDIATED', 'REMEDIATED', 'REMEDIATED', 'SKIPPED', 'SKIPPED']);
+    expect(findings[3].violations.at(-1)).toMatchObject({ code: 'FLAPPING', severity: 'violation', detail: expect.stringContaining(ROGUE) });
+    expect(await aws.encryptionOf(bucket)).toBeUndefined(); // left as the other actor set it
+  });
+
+  it('without a reachable table the guard still enforces, and says so', async () => {
+    const bucket = uniqueBucket('no-ledger');
+    await aws.createBucket(bucket);
+    const guard = emulatorGuard({ FLAP_TABLE: 'no-such-table' });
+    const findings: Finding[] = [];
+    await createBucketEventHandler(guard, { finding: (f) => findings.push(f), ignored: () => undefined, retrying: () => undefined, flush: async () => undefined })(eventFor(bucket, 'evt-x'), {});
+    expect(findings[0]).toMatchObject({ action: 'REMEDIATED', violations: expect.arrayContaining([expect.objectContaining({ code: 'LEDGER_UNAVAILABLE' })]) });
+  });
+});
