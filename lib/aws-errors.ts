@@ -2,6 +2,8 @@
 
 interface SdkError {
   name?: string;
+  /** Node's network errors: ECONNREFUSED, EAI_AGAIN, ... (their `name` is just "Error"). */
+  code?: string;
   Code?: string;
   $retryable?: unknown;
   $metadata?: { httpStatusCode?: number };
@@ -26,12 +28,15 @@ export const isAccessDenied = (error: unknown): boolean =>
 export const isNoSuchBucket = (error: unknown): boolean => errorName(error) === 'NoSuchBucket';
 
 /** Worth another try later (queue retry): throttling, server errors, timeouts, dropped connections. */
+const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+
 export const isTransient = (error: unknown): boolean => {
+  const sdk = asSdkError(error);
   const status = httpStatus(error);
-  const name = errorName(error);
-  return Boolean(asSdkError(error).$retryable)
+  return Boolean(sdk.$retryable)
     || (status !== undefined && (status >= 500 || status === 429))
-    || /Throttl|SlowDown|TooManyRequests|RequestLimitExceeded|Timeout|ECONNRESET|EPIPE|ETIMEDOUT|ECONNREFUSED|EAI_AGAIN|InternalError|ServiceUnavailable/i.test(name);
+    || (sdk.code !== undefined && NETWORK_CODES.has(sdk.code))
+    || /Throttl|SlowDown|TooManyRequests|RequestLimitExceeded|Timeout|ECONNRESET|EPIPE|ETIMEDOUT|ECONNREFUSED|EAI_AGAIN|InternalError|ServiceUnavailable/i.test(errorName(error));
 };
 
 /** The bucket's region named by an S3 redirect (301 PermanentRedirect or 400 AuthorizationHeaderMalformed). */

@@ -94,6 +94,9 @@ export const parseBucketEvent = (event: unknown, accountId: string): ParsedEvent
   if (detail.readOnly === true) return ignore('read-only call');
 
   for (const account of [event.account, detail.recipientAccountId]) {
+    if (account !== undefined && typeof account !== 'string') {
+      return ignore(`account is not a string (${Array.isArray(account) ? 'a list' : account === null ? 'null' : typeof account})`);
+    }
     if (account !== undefined && account !== accountId) {
       return ignore(`event of account ${typeof account === 'string' && /^[\w-]{1,20}$/.test(account) ? account : show(account)}; the guard acts only in ${accountId}`);
     }

@@ -176,10 +176,10 @@ export const enforceBucket = async (request: EnforceRequest, deps: GuardDeps): P
   } catch (error) {
     if (error instanceof BucketGoneError) return done(gone('before'));
     if (isTransient(error)) throw error;
-    const detail = isAccessDenied(error)
-      ? `reading the bucket was denied (${errorName(error)}): the guard's role lacks access, an SCP or bucket policy denies it, or the bucket belongs to another account`
-      : `reading the bucket failed: ${errorName(error)}: ${errorMessage(error)}`;
-    return done({ verdict: 'ERROR', action: 'FAILED', violations: [failure('ACCESS_DENIED', detail)] });
+    const violation = isAccessDenied(error)
+      ? failure('ACCESS_DENIED', `reading the bucket was denied (${errorName(error)}): the guard's role lacks access, an SCP or bucket policy denies it, or the bucket belongs to another account`)
+      : failure('READ_FAILED', `reading the bucket failed: ${errorName(error)}: ${errorMessage(error)}`);
+    return done({ verdict: 'ERROR', action: 'FAILED', violations: [violation] });
   }
 
   const at: BucketRef = { ...ref, region: state.region };
