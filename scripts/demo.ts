@@ -70,6 +70,7 @@ const main = async (): Promise<void> => {
       { name: 'demo-dsse', eventName: 'PutBucketEncryption', encryption: { SSEAlgorithm: 'aws:kms:dsse', KMSMasterKeyID: orgKey } },
       { name: 'demo-exempt', eventName: 'PutBucketTagging', tags: { 'encryption-guard:exempt': 'true' } },
       { name: 'demo-tagged-dsse', eventName: 'PutBucketTagging', encryption: { SSEAlgorithm: 'AES256' }, tags: { 'encryption-guard:mode': 'DSSE_KMS' } },
+      { name: 'demo-customer-keys', eventName: 'PutBucketTagging', encryption: { SSEAlgorithm: 'AES256' }, tags: { 'encryption-guard:mode': 'SSE_C' } },
     ];
     for (const bucket of fleet) {
       await s3.send(new CreateBucketCommand({ Bucket: bucket.name }));
@@ -118,7 +119,7 @@ const main = async (): Promise<void> => {
         describeRule(f.before, keyNames),
         f.verdict,
         f.action,
-        f.action === 'REMEDIATED' ? describeRule(f.after, keyNames) : '',
+        f.action === 'REMEDIATED' ? [describeRule(f.after ?? f.before, keyNames), f.policyAfter ? '+ policy' : ''].filter(Boolean).join(' ') : '',
         f.violations.filter((v) => v.severity === 'violation').map((v) => v.code).join(', ') || f.exemptReason || '',
       ]),
     ]));
