@@ -7,8 +7,9 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda'
 import { type ParsedEvent, parseBucketEvent } from '../lib/cloudtrail-event';
 import { enforceBucket } from '../lib/enforce';
 import type { Finding } from '../lib/finding';
+import { createFindingEventPublisher } from '../lib/finding-events';
 import { createGuard, type Guard } from '../lib/guard';
-import { type FindingSink, logger, telemetrySink } from '../lib/telemetry';
+import { createTelemetrySink, type FindingSink, logger } from '../lib/telemetry';
 
 export interface BareEventResult {
   finding?: Finding;
@@ -77,7 +78,8 @@ export const createBucketEventHandler = (guard: Guard, sink: FindingSink) => {
 };
 
 const lambdaHandler = (): ((event: unknown, context?: Partial<Context>) => Promise<SQSBatchResponse | BareEventResult>) => {
-  const run = createBucketEventHandler(createGuard(), telemetrySink);
+  const guard = createGuard();
+  const run = createBucketEventHandler(guard, createTelemetrySink(createFindingEventPublisher(() => guard.events(guard.homeRegion), logger)));
   return (event, context) => {
     if (context?.awsRequestId) logger.addContext(context as Context);
     return run(event, context);

@@ -7,9 +7,10 @@ import { InvokeCommand } from '@aws-sdk/client-lambda';
 import type { Context } from 'aws-lambda';
 import { listBucketPages } from '../lib/bucket-state';
 import { enforceBucket } from '../lib/enforce';
+import { createFindingEventPublisher } from '../lib/finding-events';
 import { createGuard, type Guard } from '../lib/guard';
 import { newSweep, runSweep, type SweepOutcome, type SweepState } from '../lib/sweep';
-import { type FindingSink, logger, telemetrySink } from '../lib/telemetry';
+import { createTelemetrySink, type FindingSink, logger } from '../lib/telemetry';
 
 type Json = Record<string, unknown>;
 const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -82,7 +83,7 @@ export const createSweepHandler = (guard: Guard, sink: FindingSink, runtime: Swe
 
 const lambdaHandler = () => {
   const guard = createGuard();
-  return createSweepHandler(guard, telemetrySink, {
+  return createSweepHandler(guard, createTelemetrySink(createFindingEventPublisher(() => guard.events(guard.homeRegion), logger)), {
     handOver: async (next, context) => {
       const functionName = context.invokedFunctionArn ?? context.functionName;
       if (!functionName) throw new Error('cannot continue the sweep: no function name in the context');

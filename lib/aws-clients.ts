@@ -4,6 +4,8 @@
  * emulator, where S3 needs path-style addressing. Every request is counted by operation, for the
  * sweep summary and the benchmark.
  */
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
@@ -47,6 +49,10 @@ export interface AwsClients {
   kms: (region: string) => KMSClient;
   sts: (region: string) => STSClient;
   lambda: (region: string) => LambdaClient;
+  /** Finding events go to the default bus of the function's own region. */
+  events: (region: string) => EventBridgeClient;
+  /** The flap ledger's table, in the function's own region. */
+  dynamodb: (region: string) => DynamoDBClient;
   calls: CallCounts;
 }
 
@@ -61,6 +67,8 @@ export const createClients = (env: Readonly<Record<string, string | undefined>> 
     kms: perRegion((region) => counted(new KMSClient({ ...common, region }), (client) => client.middlewareStack.use(callCounter('KMS', calls)))),
     sts: perRegion((region) => counted(new STSClient({ ...common, region }), (client) => client.middlewareStack.use(callCounter('STS', calls)))),
     lambda: perRegion((region) => counted(new LambdaClient({ ...common, region }), (client) => client.middlewareStack.use(callCounter('Lambda', calls)))),
+    events: perRegion((region) => counted(new EventBridgeClient({ ...common, region }), (client) => client.middlewareStack.use(callCounter('EventBridge', calls)))),
+    dynamodb: perRegion((region) => counted(new DynamoDBClient({ ...common, region }), (client) => client.middlewareStack.use(callCounter('DynamoDB', calls)))),
     calls,
   };
 };

@@ -13,7 +13,7 @@ export const METRIC_NAMES = [
   'BucketsEvaluated',
   'NonCompliantBuckets',
   'BucketsRemediated',
-  // Every ERROR verdict and FAILED action.
+  // Every ERROR verdict and FAILED action, and every FLAPPING bucket the guard stopped changing.
   'RemediationsFailed',
   'BucketsExempt',
   // Findings with the violation FOREIGN_OR_UNUSABLE_KEY (also counted in RemediationsFailed): its own

@@ -1,12 +1,18 @@
-/** Where findings go: one structured log line each (Powertools Logger) and EMF metrics (Powertools Metrics). */
+/**
+ * Where findings go: one structured log line each (Powertools Logger), EMF metrics (Powertools Metrics),
+ * and — for findings that need attention — a custom event on the default event bus (finding-events.ts).
+ */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { ViolationCode } from './evaluate';
 import { type Finding, FINDING_MESSAGE, IGNORED_MESSAGE } from './finding';
+import type { FindingEventPublisher } from './finding-events';
+import { type MetricName, METRICS_NAMESPACE, SERVICE_NAME } from './metric-names';
 
-export const SERVICE_NAME = 's3-encryption-guard';
-export const METRICS_NAMESPACE = 'S3EncryptionGuard';
-export const METRIC_NAMES = ['BucketsEvaluated', 'NonCompliantBuckets', 'BucketsRemediated', 'RemediationsFailed', 'BucketsExempt'] as const;
-export type MetricName = (typeof METRIC_NAMES)[number];
+export { METRIC_DIMENSIONS, METRIC_NAMES, type MetricName, METRICS_NAMESPACE, SERVICE_NAME } from './metric-names';
+
+/** The violation that gets its own metric (and alarm): a bucket on a key the guard must not touch. */
+const FOREIGN_KEY: ViolationCode = 'FOREIGN_OR_UNUSABLE_KEY';
 
 export const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? SERVICE_NAME });
 export const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? SERVICE_NAME });
@@ -17,28 +23,35 @@ export const flushMetrics = (): void => {
 };
 
 /** The metrics one finding counts towards. */
-export const metricsFor = (finding: Pick<Finding, 'verdict' | 'action'>): MetricName[] => {
+export const metricsFor = (finding: Pick<Finding, 'verdict' | 'action' | 'violations'>): MetricName[] => {
   const names: MetricName[] = ['BucketsEvaluated'];
   if (finding.verdict === 'NONCOMPLIANT') names.push('NonCompliantBuckets');
   if (finding.verdict === 'EXEMPT') names.push('BucketsExempt');
   if (finding.action === 'REMEDIATED') names.push('BucketsRemediated');
-  if (finding.action === 'FAILED' || finding.verdict === 'ERROR') names.push('RemediationsFailed');
+  // Whatever the guard could not fix, flapping buckets it stopped changing included: the failure alarm.
+  if (finding.action === 'FAILED' || finding.verdict === 'ERROR' || finding.violations.some((v) => v.code === 'FLAPPING')) names.push('RemediationsFailed');
+  if (finding.violations.some((violation) => violation.code === FOREIGN_KEY)) names.push('ForeignOrUnusableKeyBuckets');
   return names;
 };
 
 export interface FindingSink {
-  /** Counts the finding in the metrics, and logs it unless `log` is false. */
+  /** Counts the finding in the metrics, keeps it for publishing if it needs attention, and logs it unless `log` is false. */
   finding(finding: Finding, log?: boolean): void;
   ignored(reason: string, eventId?: string): void;
   /** A transient failure: the event goes back to the queue (and, in the end, its dead-letter queue). */
   retrying(bucket: string, error: unknown): void;
-  /** Sends what was buffered (metrics): at the end of an invocation, and after each sweep page. */
+  /** Sends what was buffered (metrics, finding events): at the end of an invocation, and after each sweep page. Never throws. */
   flush(): Promise<void>;
 }
 
-export const telemetrySink: FindingSink = {
+/**
+ * The sink the functions use. `events` publishes findings that need attention; without it (tests,
+ * scripts) findings are only logged and counted.
+ */
+export const createTelemetrySink = (events?: FindingEventPublisher): FindingSink => ({
   finding(finding, logIt = true) {
     for (const name of metricsFor(finding)) metrics.addMetric(name, MetricUnit.Count, 1);
+    events?.add(finding);
     if (!logIt) return;
     const log = finding.verdict === 'ERROR' || finding.action === 'FAILED' ? logger.error.bind(logger)
       : finding.verdict === 'NONCOMPLIANT' ? logger.warn.bind(logger) : logger.info.bind(logger);
@@ -52,5 +65,6 @@ export const telemetrySink: FindingSink = {
   },
   async flush() {
     flushMetrics();
+    await events?.flush();
   },
-};
+});

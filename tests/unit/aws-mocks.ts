@@ -18,6 +18,7 @@ export const testGuard = (config: GuardConfig): Guard => {
     accountOf: async (context) => context?.invokedFunctionArn?.split(':')[4] ?? 'unknown',
     homeRegion: REGION,
     lambda: clients.lambda,
+    events: clients.events,
     calls: clients.calls,
   };
 };

@@ -3,6 +3,7 @@ import { GetBucketEncryptionCommand, GetBucketTaggingCommand, PutBucketEncryptio
 import { mockClient } from 'aws-sdk-client-mock';
 import { enforceBucket, type EnforceRequest } from '../../lib/enforce';
 import { createFlapLedger, flapping, type LedgerEntry } from '../../lib/flap-ledger';
+import { metricsFor } from '../../lib/telemetry';
 import { s3Error, testGuard } from './aws-mocks';
 import { ACCOUNT, config, REGION } from './fixtures';
 
@@ -97,6 +98,7 @@ describe('enforceBucket with the flap ledger', () => {
     expect(finding).toMatchObject({ verdict: 'NONCOMPLIANT', action: 'SKIPPED' });
     expect(finding.violations.at(-1)).toMatchObject({ code: 'FLAPPING', severity: 'violation', detail: expect.stringContaining(TERRAFORM) });
     expect(s3.commandCalls(PutBucketEncryptionCommand)).toHaveLength(0);
+    expect(metricsFor(finding)).toContain('RemediationsFailed'); // the failure alarm fires
   });
 
   it('lets one delivery of an event write; the duplicates write nothing', async () => {

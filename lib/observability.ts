@@ -1,0 +1,181 @@
+/**
+ * Deploy time only (never bundled into a function): the CloudFormation resources through which users
+ * read the guard — the dashboard, the saved Logs Insights queries, the alarms and their SNS topic.
+ * resources/observability.cjs calls it while `serverless package` resolves serverless.yml.
+ *
+ * The dashboard body is one `Fn::Sub` string, so CloudFormation fills in the region, the log group, queue
+ * and function names, and the alarm ARNs of this very stack.
+ */
+import { dashboardBody, metricDimensions, SAVED_QUERIES } from './dashboard';
+import { METRICS_NAMESPACE, type MetricName } from './metric-names';
+
+/** Logical ids serverless gives the functions and their log groups (function name, first letter upper-cased). */
+export const FUNCTIONS = [
+  { name: 'enforceBucket', functionId: 'EnforceBucketLambdaFunction', logGroupId: 'EnforceBucketLogGroup' },
+  { name: 'sweepBuckets', functionId: 'SweepBucketsLambdaFunction', logGroupId: 'SweepBucketsLogGroup' },
+] as const;
+
+/** Queues of serverless.yml's resources. */
+export const SETTLE_QUEUE = { id: 'SettleQueue', label: 'settle queue' } as const;
+export const DEAD_LETTER_QUEUES = [
+  { id: 'SettleDeadLetterQueue', label: 'settle DLQ', alarm: 'settle-dlq', means: 'events whose evaluation kept failing (throttling, 5xx) after the settle queue\'s retries' },
+  { id: 'DeliveryDeadLetterQueue', label: 'delivery DLQ', alarm: 'delivery-dlq', means: 'CloudTrail events EventBridge could not deliver to the settle queue' },
+  { id: 'SweepDeadLetterQueue', label: 'sweep DLQ', alarm: 'sweep-dlq', means: 'sweep runs that failed after Lambda\'s retries, with the state to resume from' },
+] as const;
+
+export const DASHBOARD_ID = 'GuardDashboard';
+export const ALARM_TOPIC_ID = 'AlarmTopic';
+export const ALARM_EMAIL_SUBSCRIPTION_ID = 'AlarmEmailSubscription';
+
+export interface ObservabilityParams {
+  service: string;
+  stage: string;
+  /** POWERTOOLS_SERVICE_NAME of the functions: the value of the metrics' `service` dimension. */
+  serviceName: string;
+  /** Optional: an address subscribed to the alarm topic (empty: none). */
+  alarmEmail: string;
+}
+
+/** A param the user must fix: reported in one line, without a stack trace (resources/observability.cjs). */
+export class ParamError extends Error {
+  override name = 'ParamError';
+}
+
+type Intrinsic = Record<string, unknown>;
+export interface CloudFormationResource {
+  Type: string;
+  Condition?: string;
+  Properties: Record<string, unknown>;
+}
+export interface ObservabilityResources {
+  Resources: Record<string, CloudFormationResource>;
+  Outputs: Record<string, { Description: string; Value: unknown }>;
+}
+
+const ref = (id: string): Intrinsic => ({ Ref: id });
+const PERIOD = 300;
+
+/** A plausible single address; SNS sends it a confirmation mail, the real check. */
+const EMAIL = /^[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+$/;
+
+/** CloudWatch dashboard names allow letters, digits, `-` and `_`. */
+const dashboardName = (service: string, stage: string): string => `${service}-${stage}`.replace(/[^A-Za-z0-9_-]/g, '-');
+
+interface AlarmSpec {
+  id: string;
+  name: string;
+  description: string;
+  namespace: string;
+  metric: string;
+  dimensions: Array<{ Name: string; Value: unknown }>;
+  statistic: 'Sum' | 'Maximum';
+}
+
+/** Fires on any datapoint of 1 or more in five minutes; no data (nothing happened) is fine. */
+const alarm = (spec: AlarmSpec, prefix: string): CloudFormationResource => ({
+  Type: 'AWS::CloudWatch::Alarm',
+  Properties: {
+    AlarmName: `${prefix}-${spec.name}`,
+    AlarmDescription: spec.description,
+    Namespace: spec.namespace,
+    MetricName: spec.metric,
+    Dimensions: spec.dimensions,
+    Statistic: spec.statistic,
+    Period: PERIOD,
+    EvaluationPeriods: 1,
+    DatapointsToAlarm: 1,
+    Threshold: 1,
+    ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+    TreatMissingData: 'notBreaching',
+    AlarmActions: [ref(ALARM_TOPIC_ID)],
+  },
+});
+
+const guardMetricAlarm = (id: string, name: string, metric: MetricName, description: string, serviceName: string): AlarmSpec => ({
+  id, name, description, namespace: METRICS_NAMESPACE, metric, statistic: 'Sum',
+  dimensions: Object.entries(metricDimensions(serviceName)).map(([Name, Value]) => ({ Name, Value })),
+});
+
+const upperFirst = (text: string): string => text.charAt(0).toUpperCase() + text.slice(1);
+
+export const alarmSpecs = (serviceName: string): AlarmSpec[] => [
+  guardMetricAlarm('RemediationsFailedAlarm', 'remediations-failed', 'RemediationsFailed',
+    'The guard could not bring a bucket into line (ERROR verdict or FAILED action). See the dashboard widget "Failures and their reasons".', serviceName),
+  guardMetricAlarm('ForeignOrUnusableKeyAlarm', 'foreign-or-unusable-key', 'ForeignOrUnusableKeyBuckets',
+    'A bucket\'s default encryption uses a KMS key of another account, or a disabled, deleted or unusable key (FOREIGN_OR_UNUSABLE_KEY). The guard never rewrites such a bucket: writers may be failing now.', serviceName),
+  ...DEAD_LETTER_QUEUES.map((queue): AlarmSpec => ({
+    id: `${queue.id}Alarm`, name: queue.alarm, namespace: 'AWS/SQS', metric: 'ApproximateNumberOfMessagesVisible', statistic: 'Maximum',
+    description: `A message is waiting in the ${queue.label}: ${queue.means}. Inspect it, then redrive or delete it.`,
+    dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [queue.id, 'QueueName'] } }],
+  })),
+  ...FUNCTIONS.map((fn): AlarmSpec => ({
+    id: `${upperFirst(fn.name)}ErrorsAlarm`, name: `${fn.name}-errors`, namespace: 'AWS/Lambda', metric: 'Errors', statistic: 'Sum',
+    description: `Function ${fn.name} failed (an unhandled error or a timeout). See the dashboard widget "Operational problems".`,
+    dimensions: [{ Name: 'FunctionName', Value: ref(fn.functionId) }],
+  })),
+];
+
+export const observabilityResources = (params: ObservabilityParams): ObservabilityResources => {
+  const { service, stage, serviceName } = params;
+  const alarmEmail = params.alarmEmail.trim();
+  if (alarmEmail && !EMAIL.test(alarmEmail)) {
+    throw new ParamError(`alarmEmail (param alarmEmail) must be one email address, got "${alarmEmail}"`);
+  }
+  const prefix = `${service}-${stage}`;
+  const specs = alarmSpecs(serviceName);
+
+  const resources: Record<string, CloudFormationResource> = {
+    // Alarm notifications carry alarm metadata only. Not KMS-encrypted: CloudWatch cannot publish to a
+    // topic encrypted with the AWS managed key aws/sns, and a customer key would be one more thing to run.
+    [ALARM_TOPIC_ID]: {
+      Type: 'AWS::SNS::Topic',
+      Properties: { DisplayName: 'S3 encryption guard alarms' },
+    },
+  };
+  if (alarmEmail) {
+    resources[ALARM_EMAIL_SUBSCRIPTION_ID] = {
+      Type: 'AWS::SNS::Subscription',
+      Properties: { TopicArn: ref(ALARM_TOPIC_ID), Protocol: 'email', Endpoint: alarmEmail },
+    };
+  }
+  for (const spec of specs) resources[spec.id] = alarm(spec, prefix);
+
+  const logGroupNames = FUNCTIONS.map((fn) => ref(fn.logGroupId));
+  for (const query of SAVED_QUERIES) {
+    resources[`${query.id}Query`] = {
+      Type: 'AWS::Logs::QueryDefinition',
+      Properties: { Name: `${prefix}/${query.title}`, QueryString: query.query, LogGroupNames: logGroupNames },
+    };
+  }
+
+  // Placeholders Fn::Sub resolves: a log group's Ref is its name, a function's Ref its name.
+  const body = dashboardBody({
+    title: `${service} — stage ${stage}`,
+    region: '${AWS::Region}',
+    serviceName,
+    logGroups: FUNCTIONS.map((fn) => `\${${fn.logGroupId}}`),
+    functions: FUNCTIONS.map((fn) => ({ label: fn.name, name: `\${${fn.functionId}}` })),
+    settleQueue: { label: SETTLE_QUEUE.label, name: `\${${SETTLE_QUEUE.id}.QueueName}` },
+    deadLetterQueues: DEAD_LETTER_QUEUES.map((queue) => ({ label: queue.label, name: `\${${queue.id}.QueueName}` })),
+    alarms: specs.map((spec) => `\${${spec.id}.Arn}`),
+    queryFolder: prefix,
+  });
+  resources[DASHBOARD_ID] = {
+    Type: 'AWS::CloudWatch::Dashboard',
+    Properties: { DashboardName: dashboardName(service, stage), DashboardBody: { 'Fn::Sub': JSON.stringify(body) } },
+  };
+
+  return {
+    Resources: resources,
+    Outputs: {
+      DashboardUrl: {
+        Description: 'The guard\'s CloudWatch dashboard',
+        Value: { 'Fn::Sub': `https://\${AWS::Region}.console.aws.amazon.com/cloudwatch/home?region=\${AWS::Region}#dashboards/dashboard/\${${DASHBOARD_ID}}` },
+      },
+      AlarmTopicArn: {
+        Description: 'SNS topic of the guard\'s alarms: subscribe your on-call tools to it',
+        Value: ref(ALARM_TOPIC_ID),
+      },
+    },
+  };
+};

@@ -1,0 +1,37 @@
+'use strict';
+/**
+ * How users read the guard in CloudWatch: dashboard, saved Logs Insights queries, alarms and their SNS
+ * topic (and an email subscription when the alarmEmail param is set). Built at package time by
+ * lib/observability.ts — bundled on the fly by esbuild, as scripts/validate-config-plugin.cjs does — so
+ * metric names, dimensions and finding fields come from the code the functions run, not a copy.
+ */
+const path = require('node:path');
+const Module = require('node:module');
+const esbuild = require('esbuild');
+
+const loadObservabilityModule = () => {
+  const entry = path.join(__dirname, '..', 'lib', 'observability.ts');
+  const { outputFiles } = esbuild.buildSync({ entryPoints: [entry], bundle: true, platform: 'node', format: 'cjs', write: false });
+  const mod = new Module(entry);
+  mod.filename = entry;
+  mod._compile(outputFiles[0].text, entry);
+  return mod.exports;
+};
+
+module.exports = async ({ resolveVariable }) => {
+  const { observabilityResources, ParamError } = loadObservabilityModule();
+  const [service, stage, serviceName, alarmEmail] = await Promise.all([
+    resolveVariable('self:service'),
+    resolveVariable('sls:stage'),
+    // The metrics' `service` dimension is what the functions get as POWERTOOLS_SERVICE_NAME.
+    resolveVariable('self:provider.environment.POWERTOOLS_SERVICE_NAME'),
+    resolveVariable('param:alarmEmail'),
+  ]);
+  try {
+    return observabilityResources({ service: String(service), stage: String(stage), serviceName: String(serviceName), alarmEmail: String(alarmEmail ?? '') });
+  } catch (error) {
+    // serverless prints the stack of what a resolver throws; a wrong param needs only its message.
+    if (error instanceof ParamError) error.stack = error.message;
+    throw error;
+  }
+};
