@@ -5,21 +5,10 @@
  * lib/observability.ts — bundled on the fly by esbuild, as scripts/validate-config-plugin.cjs does — so
  * metric names, dimensions and finding fields come from the code the functions run, not a copy.
  */
-const path = require('node:path');
-const Module = require('node:module');
-const esbuild = require('esbuild');
-
-const loadObservabilityModule = () => {
-  const entry = path.join(__dirname, '..', 'lib', 'observability.ts');
-  const { outputFiles } = esbuild.buildSync({ entryPoints: [entry], bundle: true, platform: 'node', format: 'cjs', write: false });
-  const mod = new Module(entry);
-  mod.filename = entry;
-  mod._compile(outputFiles[0].text, entry);
-  return mod.exports;
-};
+const requireTs = require('../scripts/require-ts.cjs');
 
 module.exports = async ({ resolveVariable }) => {
-  const { observabilityResources, ParamError } = loadObservabilityModule();
+  const { observabilityResources, ParamError } = requireTs('lib/observability.ts');
   const [service, stage, serviceName, alarmEmail] = await Promise.all([
     resolveVariable('self:service'),
     resolveVariable('sls:stage'),

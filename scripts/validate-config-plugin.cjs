@@ -4,18 +4,7 @@
  * environment) before anything is packaged or deployed, with the same code the functions run at
  * cold start (lib/config.ts, bundled on the fly by esbuild).
  */
-const path = require('node:path');
-const Module = require('node:module');
-const esbuild = require('esbuild');
-
-const loadConfigModule = () => {
-  const entry = path.join(__dirname, '..', 'lib', 'config.ts');
-  const { outputFiles } = esbuild.buildSync({ entryPoints: [entry], bundle: true, platform: 'node', format: 'cjs', write: false });
-  const mod = new Module(entry);
-  mod.filename = entry;
-  mod._compile(outputFiles[0].text, entry);
-  return mod.exports;
-};
+const requireTs = require('./require-ts.cjs');
 
 class ValidateGuardConfig {
   constructor(serverless) {
@@ -28,7 +17,7 @@ class ValidateGuardConfig {
   }
 
   check() {
-    const { loadConfig, ConfigError } = loadConfigModule();
+    const { loadConfig, ConfigError } = requireTs('lib/config.ts');
     const service = this.serverless.service;
     const base = service.provider.environment || {};
     for (const name of service.getAllFunctions()) {

@@ -6,7 +6,6 @@
  * Then, on the EventBridge emulator: the finding events reach a rule like the README's and never the
  * guard's own rule.
  */
-import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DeleteRuleCommand, EventBridgeClient, PutEventsCommand, PutRuleCommand, PutTargetsCommand, RemoveTargetsCommand } from '@aws-sdk/client-eventbridge';
@@ -17,7 +16,7 @@ import { createFindingEventPublisher, FINDING_EVENT_DETAIL_TYPE, FINDING_EVENT_S
 import { METRIC_DIMENSIONS, METRIC_NAMES, METRICS_NAMESPACE } from '../../lib/metric-names';
 import { useEmulator } from '../emulator-env';
 import { captureLogLines, type LogLine, missingFields, SAMPLE_FINDINGS } from '../finding-log-lines';
-import { asArray, describeResult, type Packaged, packageService, SERVICE_DIR, type StagedService, stageService, targetOf, type Template } from './serverless-cli';
+import { asArray, packageService, SERVICE_DIR, type StagedService, stageService, targetOf, type Template, cfnLint, expectPackaged, resourcesOfType, single } from './serverless-cli';
 
 const CLI_TIMEOUT = 180_000;
 const REGION = 'us-east-1';
@@ -26,24 +25,6 @@ const GUARD_ROLE = 'IamRoleLambdaExecution';
 
 type Json = Record<string, any>;
 
-const cfnLint = (templatePath: string): { status: number | null; output: string } => {
-  const run = spawnSync('cfn-lint', ['--', templatePath], { encoding: 'utf8' });
-  if (run.error) throw new Error(`cfn-lint could not run (${run.error.message}): python3 -m pip install -r requirements-dev.txt`);
-  return { status: run.status, output: `${run.stdout}${run.stderr}` };
-};
-
-const expectPackaged = (packaged: Packaged): { template: Template; templatePath: string } => {
-  if (!packaged.template || !packaged.templatePath) throw new Error(describeResult('serverless package', packaged.result));
-  return { template: packaged.template, templatePath: packaged.templatePath };
-};
-
-const resourcesOfType = (template: Template, type: string): Array<[string, any]> =>
-  Object.entries(template.Resources).filter(([, resource]) => resource.Type === type);
-
-const single = <T>(items: T[], what: string): T => {
-  if (items.length !== 1) throw new Error(`expected exactly one ${what}, found ${items.length}`);
-  return items[0];
-};
 
 /** What CloudFormation substitutes for `${Name}` / `${Name.Attribute}` in a Fn::Sub, for stage dev in us-east-1. */
 const subValue = (template: Template, name: string): string => {

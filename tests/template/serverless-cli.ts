@@ -7,7 +7,7 @@
  * suites in parallel; people run the CLI by hand) would delete each other's bundles. The copy holds the
  * working tree's current files (node_modules is linked, not copied).
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -103,3 +103,23 @@ export const targetOf = (value: unknown): string | undefined => {
 };
 
 export const asArray = <T>(value: T | T[] | undefined): T[] => (value === undefined ? [] : Array.isArray(value) ? value : [value]);
+
+/** cfn-lint on a packaged template: exit status and everything it printed. */
+export const cfnLint = (templatePath: string): { status: number | null; output: string } => {
+  const run = spawnSync('cfn-lint', ['--', templatePath], { encoding: 'utf8' });
+  if (run.error) throw new Error(`cfn-lint could not run (${run.error.message}): python3 -m pip install -r requirements-dev.txt`);
+  return { status: run.status, output: `${run.stdout}${run.stderr}` };
+};
+
+export const expectPackaged = (packaged: Packaged): { template: Template; templatePath: string } => {
+  if (!packaged.template || !packaged.templatePath) throw new Error(describeResult('serverless package', packaged.result));
+  return { template: packaged.template, templatePath: packaged.templatePath };
+};
+
+export const resourcesOfType = (template: Template, type: string): Array<[string, any]> =>
+  Object.entries(template.Resources).filter(([, resource]) => resource.Type === type);
+
+export const single = <T>(items: T[], what: string): T => {
+  if (items.length !== 1) throw new Error(`expected exactly one ${what}, found ${items.length}`);
+  return items[0];
+};

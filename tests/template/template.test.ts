@@ -4,32 +4,13 @@
  * dead-letter queues), the runtime, and a least-privilege role. Also: an invalid param fails packaging
  * with a message naming the variable, and the optional trail packages and lints.
  */
-import { spawnSync } from 'node:child_process';
 import { TRIGGER_EVENT_NAMES } from '../../lib/cloudtrail-event';
-import { asArray, describeResult, type Packaged, packageService, type StagedService, stageService, targetOf, type Template } from './serverless-cli';
+import { asArray, packageService, type StagedService, stageService, targetOf, type Template, cfnLint, expectPackaged, resourcesOfType, single } from './serverless-cli';
 
 const CLI_TIMEOUT = 180_000;
 const GUARD_ROLE = 'IamRoleLambdaExecution';
 const ENFORCE_HANDLER = 'handlers/bucket-event.handler';
 
-const cfnLint = (templatePath: string): { status: number | null; output: string } => {
-  const run = spawnSync('cfn-lint', ['--', templatePath], { encoding: 'utf8' });
-  if (run.error) throw new Error(`cfn-lint could not run (${run.error.message}): python3 -m pip install -r requirements-dev.txt`);
-  return { status: run.status, output: `${run.stdout}${run.stderr}` };
-};
-
-const expectPackaged = (packaged: Packaged): { template: Template; templatePath: string } => {
-  if (!packaged.template || !packaged.templatePath) throw new Error(describeResult('serverless package', packaged.result));
-  return { template: packaged.template, templatePath: packaged.templatePath };
-};
-
-const resourcesOfType = (template: Template, type: string): Array<[string, any]> =>
-  Object.entries(template.Resources).filter(([, resource]) => resource.Type === type);
-
-const single = <T>(items: T[], what: string): T => {
-  if (items.length !== 1) throw new Error(`expected exactly one ${what}, found ${items.length}`);
-  return items[0];
-};
 
 /** The rule on CloudTrail S3 calls (the stack has other rules: the sweep's schedule, ...). */
 const bucketEventsRule = (template: Template): [string, any] =>
