@@ -3,10 +3,10 @@
  * invoked by hand (`{}`); a sweep that needs more than one run continues itself (`{"sweep": state}`).
  */
 import { randomUUID } from 'node:crypto';
-import { InvokeCommand } from '@aws-sdk/client-lambda';
 import type { Context } from 'aws-lambda';
 import { listBucketPages } from '../lib/bucket-state';
 import { enforceBucket } from '../lib/enforce';
+import { lambdaSdk } from '../lib/sdk';
 import { createFindingEventPublisher } from '../lib/finding-events';
 import { createGuard, type Guard } from '../lib/guard';
 import { newSweep, runSweep, type SweepOutcome, type SweepState } from '../lib/sweep';
@@ -87,7 +87,7 @@ const lambdaHandler = () => {
     handOver: async (next, context) => {
       const functionName = context.invokedFunctionArn ?? context.functionName;
       if (!functionName) throw new Error('cannot continue the sweep: no function name in the context');
-      await guard.lambda(guard.homeRegion).send(new InvokeCommand({ FunctionName: functionName, InvocationType: 'Event', Payload: JSON.stringify({ sweep: next }) }));
+      await guard.lambda(guard.homeRegion).send(new (lambdaSdk().InvokeCommand)({ FunctionName: functionName, InvocationType: 'Event', Payload: JSON.stringify({ sweep: next }) }));
     },
     log: (message, details) => (message === 'sweep stopped' ? logger.error(message, details) : logger.info(message, details)),
   });

@@ -1,5 +1,6 @@
 /** The guard's own account: from the Lambda context (free), else STS once per container (invoke local). */
-import { GetCallerIdentityCommand, type STSClient } from '@aws-sdk/client-sts';
+import type { STSClient } from '@aws-sdk/client-sts';
+import { stsSdk } from './sdk';
 
 export interface InvocationContext {
   invokedFunctionArn?: string;
@@ -12,7 +13,7 @@ export const createAccountResolver = (sts: () => STSClient): AccountResolver => 
   return (context) => {
     const fromArn = context?.invokedFunctionArn?.split(':')[4];
     if (fromArn && /^\d{12}$/.test(fromArn)) return Promise.resolve(fromArn);
-    fromSts ??= sts().send(new GetCallerIdentityCommand({})).then(({ Account }) => {
+    fromSts ??= sts().send(new (stsSdk().GetCallerIdentityCommand)({})).then(({ Account }) => {
       if (!Account) throw new Error('STS GetCallerIdentity returned no account');
       return Account;
     });

@@ -4,12 +4,13 @@
  * emulator, where S3 needs path-style addressing. Every request is counted by operation, for the
  * sweep summary and the benchmark.
  */
-import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { KMSClient } from '@aws-sdk/client-kms';
-import { LambdaClient } from '@aws-sdk/client-lambda';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import type { KMSClient } from '@aws-sdk/client-kms';
+import type { LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
-import { STSClient } from '@aws-sdk/client-sts';
+import type { STSClient } from '@aws-sdk/client-sts';
+import { dynamoDbSdk, eventBridgeSdk, kmsSdk, lambdaSdk, stsSdk } from './sdk';
 import type { MetadataBearer, Pluggable } from '@smithy/types';
 
 /** Attempts per request unless the SDK's standard AWS_MAX_ATTEMPTS says otherwise. */
@@ -64,11 +65,11 @@ export const createClients = (env: Readonly<Record<string, string | undefined>> 
   return {
     // The guard finds the bucket's region itself (see bucket-state.ts), so redirects are not followed.
     s3: perRegion((region) => counted(new S3Client({ ...common, region, forcePathStyle, followRegionRedirects: false }), (client) => client.middlewareStack.use(callCounter('S3', calls)))),
-    kms: perRegion((region) => counted(new KMSClient({ ...common, region }), (client) => client.middlewareStack.use(callCounter('KMS', calls)))),
-    sts: perRegion((region) => counted(new STSClient({ ...common, region }), (client) => client.middlewareStack.use(callCounter('STS', calls)))),
-    lambda: perRegion((region) => counted(new LambdaClient({ ...common, region }), (client) => client.middlewareStack.use(callCounter('Lambda', calls)))),
-    events: perRegion((region) => counted(new EventBridgeClient({ ...common, region }), (client) => client.middlewareStack.use(callCounter('EventBridge', calls)))),
-    dynamodb: perRegion((region) => counted(new DynamoDBClient({ ...common, region }), (client) => client.middlewareStack.use(callCounter('DynamoDB', calls)))),
+    kms: perRegion((region) => counted(new (kmsSdk().KMSClient)({ ...common, region }), (client) => client.middlewareStack.use(callCounter('KMS', calls)))),
+    sts: perRegion((region) => counted(new (stsSdk().STSClient)({ ...common, region }), (client) => client.middlewareStack.use(callCounter('STS', calls)))),
+    lambda: perRegion((region) => counted(new (lambdaSdk().LambdaClient)({ ...common, region }), (client) => client.middlewareStack.use(callCounter('Lambda', calls)))),
+    events: perRegion((region) => counted(new (eventBridgeSdk().EventBridgeClient)({ ...common, region }), (client) => client.middlewareStack.use(callCounter('EventBridge', calls)))),
+    dynamodb: perRegion((region) => counted(new (dynamoDbSdk().DynamoDBClient)({ ...common, region }), (client) => client.middlewareStack.use(callCounter('DynamoDB', calls)))),
     calls,
   };
 };

@@ -7,9 +7,10 @@
  * Publishing is best effort and never fails an invocation: the finding is already in the log and the
  * metrics; an event that cannot be sent is logged with the reason.
  */
-import { type EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry, type PutEventsResultEntry } from '@aws-sdk/client-eventbridge';
+import type { EventBridgeClient, PutEventsRequestEntry, PutEventsResultEntry } from '@aws-sdk/client-eventbridge';
 import { forEachLimit } from './concurrency';
 import type { Finding } from './finding';
+import { eventBridgeSdk } from './sdk';
 
 export const FINDING_EVENT_SOURCE = 's3-encryption-guard';
 export const FINDING_EVENT_DETAIL_TYPE = 'Bucket Encryption Finding';
@@ -137,7 +138,7 @@ const unpublished = (finding: Finding, error: string): Unpublished =>
 const send = async (client: EventBridgeClient, items: readonly Pending[], retried = false): Promise<Unpublished[]> => {
   let results: PutEventsResultEntry[];
   try {
-    ({ Entries: results = [] } = await client.send(new PutEventsCommand({ Entries: items.map((item) => item.entry) })));
+    ({ Entries: results = [] } = await client.send(new (eventBridgeSdk().PutEventsCommand)({ Entries: items.map((item) => item.entry) })));
   } catch (error) {
     return items.map((item) => unpublished(item.finding, describeError(error)));
   }

@@ -4,8 +4,9 @@
  * records a remediation and returns the recent ones (one call), and is conditional on the event id, so a
  * duplicate delivery of the same event counts once. Items expire (TTL) a window after the last entry.
  */
-import { type AttributeValue, type DynamoDBClient, GetItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { errorMessage, errorName } from './aws-errors';
+import { dynamoDbSdk } from './sdk';
 
 export interface LedgerEntry {
   /** Epoch milliseconds. */
@@ -40,7 +41,7 @@ const unavailable = (error: unknown): { status: 'unavailable'; reason: string } 
 export const createFlapLedger = (dynamodb: () => DynamoDBClient, table: string, windowMs: number): FlapLedger => ({
   async record(bucket, entry) {
     try {
-      const { Attributes } = await dynamodb().send(new UpdateItemCommand({
+      const { Attributes } = await dynamodb().send(new (dynamoDbSdk().UpdateItemCommand)({
         TableName: table,
         Key: { bucket: { S: bucket } },
         UpdateExpression: 'SET entries = list_append(if_not_exists(entries, :none), :entry), expiresAt = :expires ADD eventIds :ids',
@@ -62,7 +63,7 @@ export const createFlapLedger = (dynamodb: () => DynamoDBClient, table: string, 
   },
   async recent(bucket) {
     try {
-      const { Item } = await dynamodb().send(new GetItemCommand({ TableName: table, Key: { bucket: { S: bucket } }, ConsistentRead: true }));
+      const { Item } = await dynamodb().send(new (dynamoDbSdk().GetItemCommand)({ TableName: table, Key: { bucket: { S: bucket } }, ConsistentRead: true }));
       return { status: 'read', entries: toEntries(Item) };
     } catch (error) {
       return unavailable(error);

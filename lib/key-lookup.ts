@@ -2,9 +2,10 @@
  * KMS adapter: what `DescribeKey` (and, for customer keys, `GetKeyRotationStatus`) says of a key,
  * cached per container with a short TTL. Concurrent lookups of one key share one request.
  */
-import { DescribeKeyCommand, GetKeyRotationStatusCommand, type KMSClient } from '@aws-sdk/client-kms';
+import type { KMSClient } from '@aws-sdk/client-kms';
 import { errorMessage, errorName, isAccessDenied, isTransient } from './aws-errors';
 import type { KeyFacts } from './key-checks';
+import { kmsSdk } from './sdk';
 
 export const KEY_CACHE_TTL_MS = 5 * 60 * 1000;
 
@@ -13,7 +14,7 @@ export type DescribeKeyFn = (ref: string, region: string) => Promise<KeyFacts>;
 const describe = async (kms: KMSClient, ref: string): Promise<KeyFacts> => {
   let metadata;
   try {
-    ({ KeyMetadata: metadata } = await kms.send(new DescribeKeyCommand({ KeyId: ref })));
+    ({ KeyMetadata: metadata } = await kms.send(new (kmsSdk().DescribeKeyCommand)({ KeyId: ref })));
   } catch (error) {
     if (isTransient(error)) throw error;
     if (errorName(error) === 'NotFoundException') return { found: false, reason: `key ${ref} does not exist` };
@@ -34,7 +35,7 @@ const describe = async (kms: KMSClient, ref: string): Promise<KeyFacts> => {
   };
   if (facts.keyManager !== 'CUSTOMER' || facts.keyState !== 'Enabled') return facts;
   try {
-    const { KeyRotationEnabled } = await kms.send(new GetKeyRotationStatusCommand({ KeyId: metadata.Arn }));
+    const { KeyRotationEnabled } = await kms.send(new (kmsSdk().GetKeyRotationStatusCommand)({ KeyId: metadata.Arn }));
     return { ...facts, rotationEnabled: KeyRotationEnabled };
   } catch (error) {
     if (isTransient(error)) throw error;
