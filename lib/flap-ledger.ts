@@ -38,38 +38,73 @@ const toEntries = (item: Record<string, AttributeValue> | undefined): LedgerEntr
 const unavailable = (error: unknown): { status: 'unavailable'; reason: string } =>
   ({ status: 'unavailable', reason: `${errorName(error)}: ${errorMessage(error)}` });
 
-export const createFlapLedger = (dynamodb: () => DynamoDBClient, table: string, windowMs: number): FlapLedger => ({
-  async record(bucket, entry) {
-    try {
-      const { Attributes } = await dynamodb().send(new (dynamoDbSdk().UpdateItemCommand)({
-        TableName: table,
-        Key: { bucket: { S: bucket } },
-        UpdateExpression: 'SET entries = list_append(if_not_exists(entries, :none), :entry), expiresAt = :expires ADD eventIds :ids',
-        ConditionExpression: 'attribute_not_exists(eventIds) OR NOT contains(eventIds, :eventId)',
-        ExpressionAttributeValues: {
-          ':none': { L: [] },
-          ':entry': { L: [{ M: { at: { N: String(entry.at) }, eventId: { S: entry.eventId }, actor: { S: entry.actor } } }] },
-          ':expires': { N: String(Math.ceil((entry.at + windowMs) / 1000)) },
-          ':ids': { SS: [entry.eventId] },
-          ':eventId': { S: entry.eventId },
-        },
-        ReturnValues: 'ALL_NEW',
-      }));
-      return { status: 'recorded', entries: toEntries(Attributes) };
-    } catch (error) {
-      if (errorName(error) === 'ConditionalCheckFailedException') return { status: 'duplicate' };
-      return unavailable(error);
-    }
-  },
-  async recent(bucket) {
-    try {
-      const { Item } = await dynamodb().send(new (dynamoDbSdk().GetItemCommand)({ TableName: table, Key: { bucket: { S: bucket } }, ConsistentRead: true }));
-      return { status: 'read', entries: toEntries(Item) };
-    } catch (error) {
-      return unavailable(error);
-    }
-  },
-});
+/**
+ * How long an entry marks its event as being remediated by another delivery. Longer than one
+ * enforceBucket run (timeout 60 s), shorter than the settle queue's visibility timeout (360 s): a
+ * redelivery after a failed attempt finds the lease expired and remediates (counted once already).
+ */
+export const LEASE_MS = 120_000;
+/** Entries kept per bucket; older ones are trimmed (a fight that goes on must not outgrow the item). */
+export const MAX_ENTRIES = 40;
+
+export const createFlapLedger = (dynamodb: () => DynamoDBClient, table: string, windowMs: number): FlapLedger => {
+  const read = async (bucket: string): Promise<LedgerEntry[]> => {
+    const { Item } = await dynamodb().send(new (dynamoDbSdk().GetItemCommand)({ TableName: table, Key: { bucket: { S: bucket } }, ConsistentRead: true }));
+    return toEntries(Item);
+  };
+  /** Best effort: drop the oldest entries, only if the list is still the one just read. */
+  const trim = async (bucket: string, entries: LedgerEntry[]): Promise<void> => {
+    const drop = entries.slice(0, entries.length - MAX_ENTRIES / 2);
+    await dynamodb().send(new (dynamoDbSdk().UpdateItemCommand)({
+      TableName: table,
+      Key: { bucket: { S: bucket } },
+      UpdateExpression: `REMOVE ${drop.map((_, index) => `entries[${index}]`).join(', ')} DELETE eventIds :old`,
+      ConditionExpression: 'size(entries) = :length',
+      ExpressionAttributeValues: { ':old': { SS: drop.map((e) => e.eventId) }, ':length': { N: String(entries.length) } },
+    })).catch(() => undefined);
+  };
+  return {
+    async record(bucket, entry) {
+      try {
+        const { Attributes } = await dynamodb().send(new (dynamoDbSdk().UpdateItemCommand)({
+          TableName: table,
+          Key: { bucket: { S: bucket } },
+          UpdateExpression: 'SET entries = list_append(if_not_exists(entries, :none), :entry), expiresAt = :expires ADD eventIds :ids',
+          ConditionExpression: 'attribute_not_exists(eventIds) OR NOT contains(eventIds, :eventId)',
+          ExpressionAttributeValues: {
+            ':none': { L: [] },
+            ':entry': { L: [{ M: { at: { N: String(entry.at) }, eventId: { S: entry.eventId }, actor: { S: entry.actor } } }] },
+            ':expires': { N: String(Math.ceil((entry.at + windowMs) / 1000)) },
+            ':ids': { SS: [entry.eventId] },
+            ':eventId': { S: entry.eventId },
+          },
+          ReturnValues: 'ALL_NEW',
+        }));
+        const entries = toEntries(Attributes);
+        if (entries.length > MAX_ENTRIES) await trim(bucket, entries);
+        return { status: 'recorded', entries };
+      } catch (error) {
+        if (errorName(error) !== 'ConditionalCheckFailedException') return unavailable(error);
+      }
+      // This event is in the ledger already: another delivery is at work, unless its lease ran out (that
+      // attempt failed and this is the queue's retry).
+      try {
+        const entries = await read(bucket);
+        const earlier = entries.find((e) => e.eventId === entry.eventId);
+        return earlier && earlier.at <= entry.at - LEASE_MS ? { status: 'recorded', entries } : { status: 'duplicate' };
+      } catch (error) {
+        return unavailable(error);
+      }
+    },
+    async recent(bucket) {
+      try {
+        return { status: 'read', entries: await read(bucket) };
+      } catch (error) {
+        return unavailable(error);
+      }
+    },
+  };
+};
 
 /** The remediations within the window, and whether one more would pass the threshold. Pure. */
 export const flapping = (entries: readonly LedgerEntry[], now: number, windowMs: number, threshold: number, including: boolean):

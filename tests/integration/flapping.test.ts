@@ -66,6 +66,18 @@ describe('flap protection against the emulator', () => {
     expect(await aws.encryptionOf(bucket)).toBeUndefined(); // left as the other actor set it
   });
 
+  it('a fight that goes on keeps the ledger item small (oldest entries trimmed)', async () => {
+    const bucket = uniqueBucket('long-fight');
+    await aws.createBucket(bucket);
+    const { findings, handle } = handlerWith();
+    for (let round = 1; round <= 45; round++) {
+      await aws.s3.send(new DeleteBucketEncryptionCommand({ Bucket: bucket }));
+      await handle(eventFor(bucket, `evt-long-${round}`), {});
+    }
+    expect(findings.at(-1)?.violations.at(-1)?.code).toBe('FLAPPING');
+    expect((await entriesOf(bucket)).length).toBeLessThanOrEqual(40);
+  });
+
   it('without a reachable table the guard still enforces, and says so', async () => {
     const bucket = uniqueBucket('no-ledger');
     await aws.createBucket(bucket);

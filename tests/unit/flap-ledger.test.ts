@@ -2,7 +2,7 @@ import { DynamoDBClient, GetItemCommand, UpdateItemCommand } from '@aws-sdk/clie
 import { GetBucketEncryptionCommand, GetBucketTaggingCommand, PutBucketEncryptionCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { enforceBucket, type EnforceRequest } from '../../lib/enforce';
-import { createFlapLedger, flapping, type LedgerEntry } from '../../lib/flap-ledger';
+import { createFlapLedger, flapping, type LedgerEntry, MAX_ENTRIES } from '../../lib/flap-ledger';
 import { metricsFor } from '../../lib/telemetry';
 import { s3Error, testGuard } from './aws-mocks';
 import { ACCOUNT, config, REGION } from './fixtures';
@@ -50,9 +50,26 @@ describe('flap ledger (DynamoDB)', () => {
     expect(input.ExpressionAttributeValues?.[':expires']).toEqual({ N: String((NOW + HOUR) / 1000) });
   });
 
-  it('recognises a duplicate delivery of the same event', async () => {
+  it('recognises a duplicate delivery of the same event while the first is at work', async () => {
     dynamodb.on(UpdateItemCommand).rejects(s3Error('ConditionalCheckFailedException', 400));
-    await expect(ledger.record('app-data', entry(0))).resolves.toEqual({ status: 'duplicate' });
+    dynamodb.on(GetItemCommand).resolves({ Item: item([entry(1, 'evt-1')]) }); // recorded a minute ago
+    await expect(ledger.record('app-data', entry(0, 'evt-1'))).resolves.toEqual({ status: 'duplicate' });
+  });
+
+  it('lets the queue\'s retry of an event whose first attempt failed go on, without counting it twice', async () => {
+    dynamodb.on(UpdateItemCommand).rejects(s3Error('ConditionalCheckFailedException', 400));
+    dynamodb.on(GetItemCommand).resolves({ Item: item([entry(6, 'evt-1')]) }); // six minutes ago: the lease ran out
+    await expect(ledger.record('app-data', entry(0, 'evt-1'))).resolves.toEqual({ status: 'recorded', entries: [entry(6, 'evt-1')] });
+  });
+
+  it('trims the oldest entries when a long fight outgrows the list', async () => {
+    const many = Array.from({ length: MAX_ENTRIES + 1 }, (_, i) => entry(MAX_ENTRIES + 1 - i));
+    dynamodb.on(UpdateItemCommand).resolvesOnce({ Attributes: item(many) }).resolves({});
+    await ledger.record('app-data', many.at(-1)!);
+    const trim = dynamodb.commandCalls(UpdateItemCommand)[1].args[0].input;
+    expect(trim.UpdateExpression).toMatch(/^REMOVE entries\[0\], .* DELETE eventIds :old$/);
+    expect(trim.ConditionExpression).toBe('size(entries) = :length');
+    expect(trim.ExpressionAttributeValues?.[':old'].SS).toHaveLength(MAX_ENTRIES + 1 - MAX_ENTRIES / 2);
   });
 
   it('reports an unreachable table instead of failing', async () => {
@@ -104,6 +121,7 @@ describe('enforceBucket with the flap ledger', () => {
   it('lets one delivery of an event write; the duplicates write nothing', async () => {
     noEncryption();
     dynamodb.on(UpdateItemCommand).rejects(s3Error('ConditionalCheckFailedException', 400));
+    dynamodb.on(GetItemCommand).resolves({ Item: item([entry(0, 'evt-now')]) });
     const finding = await enforceBucket(request(), guard());
     expect(finding).toMatchObject({ action: 'SKIPPED', violations: expect.arrayContaining([expect.objectContaining({ code: 'DUPLICATE_DELIVERY' })]) });
     expect(s3.commandCalls(PutBucketEncryptionCommand)).toHaveLength(0);
