@@ -110,7 +110,8 @@ export const readBucketState = async (s3: S3ForRegion, ref: BucketRef, extra: Ex
       readEncryption(s3, at),
       readTags(s3, at),
       extra.policy ? readPolicyIfAllowed(s3, at) : undefined,
-      extra.publicAccessBlock ? readPublicAccessBlock(s3, at) : undefined,
+      // Being denied a guardrail's read must not stop the encryption check: the finding says so instead.
+      extra.publicAccessBlock ? readPublicAccessBlock(s3, at).catch((error: unknown) => { if (isAccessDenied(error)) return undefined; throw error; }) : undefined,
     ]);
     return { region, encryption, tags, ...(policy !== undefined ? { policy } : {}), ...(publicAccessBlock !== undefined ? { publicAccessBlock } : {}) };
   };

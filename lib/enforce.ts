@@ -20,7 +20,7 @@ import type { DescribeKeyFn } from './key-lookup';
 import { keyRefLocation } from './kms-arn';
 import type { EncryptionMode } from './modes';
 import { grantsOutsideAccount } from './policy-grants';
-import { resolveRequirement } from './requirement';
+import { type Requirement, resolveRequirement } from './requirement';
 
 export interface GuardDeps {
   config: GuardConfig;
@@ -132,6 +132,22 @@ const apply = async (s3: S3ForRegion, at: BucketRef, plans: Plans, policyBefore:
   return { action: violations.length > 0 ? 'FAILED' : 'REMEDIATED', violations, fields };
 };
 
+/** Guardrails that could not be checked because a read was denied: a violation where they are enforced. */
+const unreadable = (config: GuardConfig, requirement: Requirement, publicAccessBlock: unknown, policy: string | null | undefined): Violation[] => {
+  if (requirement.kind !== 'mode') return [];
+  const { PUBLIC_ACCESS_BLOCK, ...policySettings } = config.guardrails;
+  const found: Violation[] = [];
+  const note = (code: Violation['code'], enforced: boolean, what: string): void => {
+    found.push({ code, severity: enforced ? 'violation' : 'warning', detail: `${what} could not be read (access denied): its guardrails were not checked` });
+  };
+  if (PUBLIC_ACCESS_BLOCK !== 'off' && publicAccessBlock === undefined) note('PUBLIC_ACCESS_BLOCK_UNREADABLE', PUBLIC_ACCESS_BLOCK === 'enforce', 'Block Public Access');
+  const policyGuardrails = Object.values(policySettings);
+  if (policy === undefined && (requirement.mode === 'SSE_C' || policyGuardrails.some((s) => s !== 'off'))) {
+    note('POLICY_UNREADABLE', requirement.mode === 'SSE_C' || policyGuardrails.includes('enforce'), 'the bucket policy');
+  }
+  return found;
+};
+
 /**
  * Asked only when the guard is about to write. An event's remediation undoes its actor's change and is
  * counted (once per event id); a sweep's is not, but a bucket past the threshold is left alone either way.
@@ -216,10 +232,11 @@ export const enforceBucket = async (request: EnforceRequest, deps: GuardDeps): P
       keyArn: listedKeyFor(state.region, config.kmsKeyArns), policy, publicAccessBlock: state.publicAccessBlock,
     })
     : { violations: [] };
-  const violations = [...evaluation.violations, ...guardrails.violations];
+  const guardrailViolations = [...guardrails.violations, ...unreadable(config, requirement, state.publicAccessBlock, policy)];
+  const violations = [...evaluation.violations, ...guardrailViolations];
   const plans: Plans = { ...(evaluation.plan ? { encryption: evaluation.plan } : {}), guardrails };
   const changes = Boolean(plans.encryption || guardrails.policyPlan || guardrails.publicAccessBlockPlan);
-  const guardrailViolated = guardrails.violations.some((v) => v.severity === 'violation');
+  const guardrailViolated = guardrailViolations.some((v) => v.severity === 'violation');
   const verdict: Verdict = evaluation.verdict === 'ERROR' ? 'ERROR' : changes || guardrailViolated ? 'NONCOMPLIANT' : evaluation.verdict;
   const planned = {
     ...(plans.encryption ? { plan: plans.encryption } : {}),

@@ -4,7 +4,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { GuardConfig } from '../../lib/config';
-import { toS3 } from '../../lib/encryption';
+import { fromS3, toS3 } from '../../lib/encryption';
 import { enforceBucket, type EnforceRequest } from '../../lib/enforce';
 import { s3Error, testGuard } from './aws-mocks';
 import { ACCOUNT, config, REGION } from './fixtures';
@@ -22,8 +22,7 @@ const bucket = (state: { tags?: Record<string, string>; policy?: string; blocked
   let encryption = state.encryption ?? { algorithm: 'AES256' };
   s3.on(GetBucketEncryptionCommand).callsFake(async () => ({ ServerSideEncryptionConfiguration: toS3(encryption) }));
   s3.on(PutBucketEncryptionCommand).callsFake(async (input) => {
-    const rule = input.ServerSideEncryptionConfiguration.Rules[0];
-    encryption = { algorithm: rule.ApplyServerSideEncryptionByDefault.SSEAlgorithm, ...(rule.BlockedEncryptionTypes ? { blockedEncryptionTypes: rule.BlockedEncryptionTypes.EncryptionType } : {}) };
+    encryption = fromS3(input.ServerSideEncryptionConfiguration) ?? encryption;
     return {};
   });
   s3.on(GetBucketTaggingCommand).resolves({ TagSet: Object.entries(state.tags ?? {}).map(([Key, Value]) => ({ Key, Value })) });
@@ -125,5 +124,24 @@ describe('enforceBucket with guardrails', () => {
     const finding = await enforceBucket(request, testGuard(config({ guardrails: { ...DEFAULTS, REQUIRE_TLS: 'enforce', PUBLIC_ACCESS_BLOCK: 'enforce' } })));
     expect(finding).toMatchObject({ verdict: 'ERROR', action: 'SKIPPED' });
     expect(operations().filter((op) => op.startsWith('Put') || op.startsWith('Delete'))).toEqual([]);
+  });
+});
+
+describe('enforceBucket when a guardrail read is denied', () => {
+  it('still enforces encryption, and says the denied Block Public Access was not checked', async () => {
+    bucket({ encryption: { algorithm: 'AES256' } });
+    s3.on(GetPublicAccessBlockCommand).rejects(s3Error('AccessDenied', 403));
+    const finding = await enforceBucket(request, testGuard(config({ mode: 'SSE_KMS_AWS_MANAGED', guardrails: { ...DEFAULTS, REQUIRE_TLS: 'off', DENY_WEAKER_UPLOADS: 'off' } })));
+    expect(finding).toMatchObject({ action: 'REMEDIATED', after: expect.objectContaining({ algorithm: 'aws:kms' }) });
+    expect(finding.violations).toContainEqual(expect.objectContaining({ code: 'PUBLIC_ACCESS_BLOCK_UNREADABLE', severity: 'warning' }));
+  });
+
+  it('does not call a bucket compliant whose policy it may not read while a policy guardrail is enforced', async () => {
+    bucket({ tags: { 'encryption-guard:mode': 'SSE_C' } });
+    s3.on(GetBucketPolicyCommand).rejects(s3Error('AccessDenied', 403));
+    const finding = await enforceBucket(request, testGuard(config({ guardrails: { ...DEFAULTS, REQUIRE_TLS: 'enforce', PUBLIC_ACCESS_BLOCK: 'off' } })));
+    expect(finding.verdict).toBe('NONCOMPLIANT');
+    expect(finding.violations).toContainEqual(expect.objectContaining({ code: 'POLICY_UNREADABLE', severity: 'violation' }));
+    expect(s3.commandCalls(PutBucketPolicyCommand)).toHaveLength(0);
   });
 });
