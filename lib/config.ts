@@ -127,8 +127,11 @@ export const loadConfig = (env: Readonly<Record<string, string | undefined>>): G
   if (needsKey && kmsKeyArns.length === 0) {
     fail('KMS_KEY_ARN', `is required for ${mode}: give the key ARN (one per region, comma-separated)`);
   }
-  if (!needsKey && kmsKeyArns.length > 0 && isAccountMode(modeValue)) {
-    fail('KMS_KEY_ARN', `must be empty for ${mode}, which uses no customer managed key`);
+  // In the other modes listed keys still count as the organisation's: for buckets tagged with a
+  // customer-managed or DSSE mode, and for buckets on a shared key of another account.
+  const home = env.AWS_REGION?.trim();
+  if (needsKey && home && kmsKeyArns.length > 0 && !kmsKeyArns.some((arn) => parseKeyArn(arn)?.region === home)) {
+    fail('KMS_KEY_ARN', `lists no key in ${home}, where the guard runs: every bucket there would be an ERROR`);
   }
   const regions = new Map<string, string>();
   for (const arn of kmsKeyArns) {

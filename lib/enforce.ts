@@ -132,6 +132,14 @@ const apply = async (s3: S3ForRegion, at: BucketRef, plans: Plans, policyBefore:
   return { action: violations.length > 0 ? 'FAILED' : 'REMEDIATED', violations, fields };
 };
 
+/** The listed key if the bucket's (planned or current) rule uses it, by ARN or by the id KMS resolved. */
+const keyInUse = (rule: EncryptionRule | undefined, listed: string | undefined, keys: ReadonlyMap<string, KeyFacts>): string | undefined => {
+  const ref = rule?.kmsKeyId;
+  if (!listed || !ref) return undefined;
+  const facts = keys.get(ref);
+  return ref === listed || (facts?.found && facts.arn === listed) ? listed : undefined;
+};
+
 /** Guardrails that could not be checked because a read was denied: a violation where they are enforced. */
 const unreadable = (config: GuardConfig, requirement: Requirement, publicAccessBlock: unknown, policy: string | null | undefined): Violation[] => {
   if (requirement.kind !== 'mode') return [];
@@ -229,7 +237,7 @@ export const enforceBucket = async (request: EnforceRequest, deps: GuardDeps): P
   const guardrails: GuardrailResult = requirement.kind === 'mode'
     ? evaluateGuardrails({
       bucket: request.bucket, region: state.region, mode: requirement.mode, settings: config.guardrails,
-      keyArn: listedKeyFor(state.region, config.kmsKeyArns), policy, publicAccessBlock: state.publicAccessBlock,
+      keyArn: keyInUse(evaluation.plan ?? state.encryption, listedKeyFor(state.region, config.kmsKeyArns), keys), policy, publicAccessBlock: state.publicAccessBlock,
     })
     : { violations: [] };
   const guardrailViolations = [...guardrails.violations, ...unreadable(config, requirement, state.publicAccessBlock, policy)];

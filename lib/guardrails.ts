@@ -33,7 +33,10 @@ export interface GuardrailInput {
   region: string;
   /** The bucket's required mode. */
   mode: EncryptionMode;
-  /** The listed key for the bucket's region, for the upload statements of the customer-managed and DSSE modes. */
+  /**
+   * The listed key, when the bucket's rule uses it: the upload statements then deny other keys. A bucket
+   * that complies through another key (a stronger DSSE rule, say) gets no key statements.
+   */
   keyArn?: string;
   settings: Record<Guardrail, GuardrailSetting>;
   /** The policy text as read; `null`: the bucket has none; `undefined`: not read (nothing asked for it). */
@@ -201,6 +204,10 @@ export const evaluateGuardrails = (input: GuardrailInput): GuardrailResult => {
     if (!met && !metByOthers) flag(group.setting, group.code, group.detail);
     if (group.setting === 'enforce' && !metByOthers) {
       for (const sid of group.sids) target.set(sid, group.wanted.find((w) => w.Sid === sid) ?? 'absent');
+    } else if (group.setting === 'report') {
+      // Nothing is added, but statements the guard wrote earlier are kept current: one pinned to an old
+      // key or mode would deny uploads the bucket now needs.
+      for (const sid of group.sids) if (bySid.has(sid)) target.set(sid, group.wanted.find((w) => w.Sid === sid) ?? 'absent');
     }
   }
 

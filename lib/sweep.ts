@@ -111,7 +111,8 @@ export const runSweep = async (state: SweepState, deps: SweepDeps): Promise<Swee
         const finding = await deps.enforce(bucket, state.sweepId);
         increment(totals.verdicts, finding.verdict);
         increment(totals.actions, finding.action);
-        deps.record(finding, deps.settings.logCompliant || finding.verdict !== 'COMPLIANT');
+        // A compliant bucket is logged only when asked, or when it carries warnings (report-only guardrails).
+        deps.record(finding, deps.settings.logCompliant || finding.verdict !== 'COMPLIANT' || finding.violations.length > 0);
       } catch (error) {
         // Transient by contract (enforceBucket turns every other outcome into a finding): the bucket
         // waits for the next sweep or event; the rest of the page goes on.

@@ -24,6 +24,7 @@ class ValidateGuardConfig {
       const merged = { ...base, ...(service.getFunction(name).environment || {}) };
       // Values CloudFormation resolves at deploy time (Ref, GetAtt) cannot be checked here.
       const environment = Object.fromEntries(Object.entries(merged).filter(([, value]) => typeof value === 'string'));
+      environment.AWS_REGION = this.serverless.getProvider('aws').getRegion();
       try {
         loadConfig(environment);
       } catch (error) {

@@ -50,8 +50,7 @@ describe('configuration', () => {
     [{ ENCRYPTION_MODE: 'SSE_KMS_CUSTOMER_MANAGED', KMS_KEY_ARN: 'not-an-arn' }, /KMS_KEY_ARN .*malformed key ARN "not-an-arn"/],
     [{ ENCRYPTION_MODE: 'SSE_KMS_CUSTOMER_MANAGED', KMS_KEY_ARN: 'arn:aws:kms:us-east-1:123456789012:alias/my-key' }, /KMS_KEY_ARN .*not aliases/],
     [{ ENCRYPTION_MODE: 'SSE_KMS_CUSTOMER_MANAGED', KMS_KEY_ARN: `${KEYS.listed},${KEYS.otherOurs}` }, /KMS_KEY_ARN .*two keys for us-east-1/],
-    [{ ENCRYPTION_MODE: 'SSE_S3', KMS_KEY_ARN: KEYS.listed }, /KMS_KEY_ARN .*must be empty for SSE_S3/],
-    [{ ENCRYPTION_MODE: 'SSE_KMS_AWS_MANAGED', KMS_KEY_ARN: KEYS.listed }, /KMS_KEY_ARN .*must be empty for SSE_KMS_AWS_MANAGED/],
+    [{ ENCRYPTION_MODE: 'SSE_KMS_CUSTOMER_MANAGED', KMS_KEY_ARN: KEYS.listedWest, AWS_REGION: 'us-east-1' }, /KMS_KEY_ARN .*lists no key in us-east-1, where the guard runs/],
     [{ ENCRYPTION_MODE: 'DSSE_KMS', KMS_KEY_ARN: KEYS.listed, BUCKET_KEY_ENABLED: 'true' }, /BUCKET_KEY_ENABLED .*cannot be true with DSSE_KMS/],
     [{ BUCKET_KEY_ENABLED: 'yes' }, /BUCKET_KEY_ENABLED .*"true" or "false", got "yes"/],
     [{ DRY_RUN: '1' }, /DRY_RUN \(param dryRun\) must be "true" or "false"/],
@@ -66,6 +65,11 @@ describe('configuration', () => {
     [{ PUBLIC_ACCESS_BLOCK: 'ENFORCE' }, /PUBLIC_ACCESS_BLOCK \(param publicAccessBlock\) must be one of/],
   ])('rejects %j with a message naming the setting', (env, message) => {
     expect(problemsOf(env)).toMatch(message);
+  });
+
+  it('accepts listed keys in every mode: for buckets tagged with a key mode, and shared keys of other accounts', () => {
+    expect(loadConfig({ ENCRYPTION_MODE: 'SSE_S3', KMS_KEY_ARN: KEYS.listed }).kmsKeyArns).toEqual([KEYS.listed]);
+    expect(loadConfig({ ENCRYPTION_MODE: 'SSE_KMS_AWS_MANAGED', KMS_KEY_ARN: KEYS.listedWest, AWS_REGION: 'us-east-1' }).kmsKeyArns).toEqual([KEYS.listedWest]);
   });
 
   it('accepts DSSE with the bucket key unset (bucket keys are never used with DSSE)', () => {

@@ -2,12 +2,13 @@ import {
   DeleteBucketPolicyCommand, GetBucketEncryptionCommand, GetBucketPolicyCommand, GetBucketTaggingCommand, GetPublicAccessBlockCommand,
   PutBucketEncryptionCommand, PutBucketPolicyCommand, PutPublicAccessBlockCommand, S3Client,
 } from '@aws-sdk/client-s3';
+import { DescribeKeyCommand, GetKeyRotationStatusCommand, KMSClient } from '@aws-sdk/client-kms';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { GuardConfig } from '../../lib/config';
 import { fromS3, toS3 } from '../../lib/encryption';
 import { enforceBucket, type EnforceRequest } from '../../lib/enforce';
 import { s3Error, testGuard } from './aws-mocks';
-import { ACCOUNT, config, REGION } from './fixtures';
+import { ACCOUNT, config, KEYS, REGION } from './fixtures';
 
 const s3 = mockClient(S3Client);
 const request: EnforceRequest = { bucket: 'app-data', region: REGION, accountId: ACCOUNT, trigger: { type: 'event', eventName: 'PutBucketPolicy' } };
@@ -38,6 +39,13 @@ const bucket = (state: { tags?: Record<string, string>; policy?: string; blocked
   });
   s3.on(PutPublicAccessBlockCommand).callsFake(async (input) => { publicAccessBlock = input.PublicAccessBlockConfiguration as typeof publicAccessBlock; return {}; });
   return { policy: () => policy };
+};
+const kms = mockClient(KMSClient);
+/** KMS describes every key asked for as an enabled customer key of this account. */
+const mockKey = () => {
+  kms.reset();
+  kms.on(DescribeKeyCommand).callsFake(async ({ KeyId }) => ({ KeyMetadata: { KeyId, Arn: KeyId, AWSAccountId: ACCOUNT, KeyState: 'Enabled', KeySpec: 'SYMMETRIC_DEFAULT', KeyUsage: 'ENCRYPT_DECRYPT', KeyManager: 'CUSTOMER' } }));
+  kms.on(GetKeyRotationStatusCommand).resolves({ KeyRotationEnabled: true });
 };
 const operations = () => s3.calls().map((call) => call.args[0].constructor.name.replace(/Command$/, ''));
 
@@ -111,6 +119,21 @@ describe('enforceBucket with guardrails', () => {
     expect(finding.violations.map((v) => v.code)).toEqual(['SSE_C_BLOCKED', 'SSE_C_NOT_REQUIRED']);
     expect(s3.commandCalls(PutBucketEncryptionCommand)[0].args[0].input.ServerSideEncryptionConfiguration?.Rules?.[0].BlockedEncryptionTypes).toEqual({ EncryptionType: ['NONE'] });
     expect(JSON.parse(state.policy()!).Statement).toEqual([expect.objectContaining({ Sid: 'EncryptionGuardRequireSseC' })]);
+  });
+
+  it('denies other keys only on a bucket that uses the listed key', async () => {
+    const onListed = bucket({ encryption: { algorithm: 'aws:kms', kmsKeyId: KEYS.listed, bucketKeyEnabled: true } });
+    const cmk = config({ mode: 'SSE_KMS_CUSTOMER_MANAGED', kmsKeyArns: [KEYS.listed], guardrails: { ...DEFAULTS, PUBLIC_ACCESS_BLOCK: 'off', REQUIRE_TLS: 'off', DENY_WEAKER_UPLOADS: 'enforce' } });
+    mockKey();
+    await enforceBucket(request, testGuard(cmk));
+    expect(JSON.parse(onListed.policy()!).Statement.map((s: { Sid: string }) => s.Sid)).toContain('EncryptionGuardDenyOtherKmsKeys');
+
+    s3.reset();
+    const onDsse = bucket({ encryption: { algorithm: 'aws:kms:dsse', kmsKeyId: KEYS.otherOurs } }); // stronger, our own key: complies
+    mockKey();
+    const finding = await enforceBucket(request, testGuard(cmk));
+    expect(finding.plan).toBeUndefined();
+    expect(JSON.parse(onDsse.policy()!).Statement.map((s: { Sid: string }) => s.Sid)).toEqual(['EncryptionGuardDenyWeakerEncryption']);
   });
 
   it('never sets ConfirmRemoveSelfBucketAccess', async () => {

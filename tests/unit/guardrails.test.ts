@@ -138,6 +138,19 @@ describe('policy merge safety', () => {
     expect(evaluateGuardrails(input({ settings: { ...OFF, REQUIRE_TLS: 'report' }, policy: written }))).toEqual({ violations: [] });
   });
 
+  it('in report keeps the guard\'s earlier statements current: a new key, or a mode that needs none', () => {
+    const pinned = evaluateGuardrails(input({ mode: 'SSE_KMS_CUSTOMER_MANAGED', keyArn: KEYS.listed, settings: { ...OFF, DENY_WEAKER_UPLOADS: 'enforce' } })).policyPlan!.text!;
+    const rotated = evaluateGuardrails(input({ mode: 'SSE_KMS_CUSTOMER_MANAGED', keyArn: KEYS.otherOurs, policy: pinned, settings: { ...OFF, DENY_WEAKER_UPLOADS: 'report' } }));
+    expect(JSON.stringify(rotated.policyPlan?.document)).toContain(KEYS.otherOurs);
+    expect(JSON.stringify(rotated.policyPlan?.document)).not.toContain(KEYS.listed);
+    const relaxed = evaluateGuardrails(input({ mode: 'SSE_S3', policy: pinned, settings: { ...OFF, DENY_WEAKER_UPLOADS: 'report' } }));
+    expect(relaxed.policyPlan).toEqual({ document: null, text: null });
+  });
+
+  it('in report adds nothing new', () => {
+    expect(evaluateGuardrails(input({ mode: 'SSE_KMS_AWS_MANAGED', policy: policy(FOREIGN_READ), settings: { ...OFF, DENY_WEAKER_UPLOADS: 'report' } })).policyPlan).toBeUndefined();
+  });
+
   it('keeps a single-statement policy (Statement as an object) and its Id', () => {
     const text = JSON.stringify({ Version: '2012-10-17', Id: 'partner-policy', Statement: FOREIGN_READ });
     const result = evaluateGuardrails(input({ settings: { ...OFF, REQUIRE_TLS: 'enforce' }, policy: text }));

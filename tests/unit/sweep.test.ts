@@ -62,18 +62,20 @@ describe('runSweep', () => {
     expect(recorded.map((r) => r.finding.bucket).sort()).toEqual(['a', 'b', 'c', 'd', 'e']);
   });
 
-  it('logs only findings that are not compliant, unless SWEEP_LOG_COMPLIANT, and counts them all', async () => {
-    const { list } = listing(['a', 'b']);
+  it('logs only findings that are not compliant or carry warnings, unless SWEEP_LOG_COMPLIANT, and counts them all', async () => {
+    const { list } = listing(['a', 'b', 'c']);
     const run = async (logCompliant: boolean) => {
       const { sweepDeps, recorded } = deps(list, {
         settings: { pageSize: 2, concurrency: 2, maxHops: 5, logCompliant },
-        enforce: async (bucket) => (bucket.name === 'a' ? finding('a', 'NONCOMPLIANT', 'REMEDIATED') : finding('b')),
+        enforce: async (bucket) => (bucket.name === 'a' ? finding('a', 'NONCOMPLIANT', 'REMEDIATED')
+          : bucket.name === 'c' ? { ...finding('c'), violations: [{ code: 'TLS_NOT_REQUIRED', severity: 'warning', detail: 'report only' }] }
+            : finding('b')),
       });
       await runSweep(newSweep('s', 0), sweepDeps);
       return recorded.map((r) => `${r.finding.bucket}:${r.logged}`).sort();
     };
-    expect(await run(false)).toEqual(['a:true', 'b:false']);
-    expect(await run(true)).toEqual(['a:true', 'b:true']);
+    expect(await run(false)).toEqual(['a:true', 'b:false', 'c:true']);
+    expect(await run(true)).toEqual(['a:true', 'b:true', 'c:true']);
   });
 
   it('flushes metrics after every page, not only at the end', async () => {
