@@ -4,21 +4,19 @@
  * errors worth retrying later (throttling, 5xx, timeouts, a policy changed under it): the caller's queue
  * retries those; every other outcome is a finding.
  */
-import {
-  BucketGoneError, type BucketRef, type ExtraReads, readBucketState, readEncryption, readPolicy, readPolicyIfAllowed,
-  readPublicAccessBlock, type S3ForRegion, writeEncryption, writePolicy, writePublicAccessBlock,
-} from './bucket-state';
-import { errorMessage, errorName, isAccessDenied, isNoSuchBucket, isTransient } from './aws-errors';
+import { applyPlans, parsedPolicy, type Plans } from './apply-plans';
+import { BucketGoneError, type BucketRef, type ExtraReads, readBucketState, readPolicyIfAllowed, type S3ForRegion } from './bucket-state';
+import { errorMessage, errorName, isAccessDenied, isTransient } from './aws-errors';
 import type { GuardConfig } from './config';
 import type { EncryptionRule } from './encryption';
-import { evaluate, keysToDescribe, listedKeyFor, type Verdict, type Violation } from './evaluate';
-import type { Action, Finding, RuleView, Trigger } from './finding';
+import { evaluate, keysToDescribe, listedKeyFor, type Verdict, type Violation, violation as failure } from './evaluate';
+import type { Finding, RuleView, Trigger } from './finding';
 import { evaluateGuardrails, type GuardrailResult } from './guardrails';
 import { type FlapLedger, flapping } from './flap-ledger';
 import type { KeyFacts } from './key-checks';
 import type { DescribeKeyFn } from './key-lookup';
 import { keyRefLocation } from './kms-arn';
-import type { EncryptionMode } from './modes';
+import { KMS_MODES } from './modes';
 import { grantsOutsideAccount } from './policy-grants';
 import { type Requirement, resolveRequirement } from './requirement';
 
@@ -39,7 +37,6 @@ export interface EnforceRequest {
   trigger: Trigger;
 }
 
-const KMS_MODES: ReadonlySet<EncryptionMode> = new Set(['SSE_KMS_AWS_MANAGED', 'SSE_KMS_CUSTOMER_MANAGED', 'DSSE_KMS']);
 
 /** The reads every bucket needs besides encryption and tags; a setting that is off costs no call. */
 const extraReads = (config: GuardConfig): ExtraReads => {
@@ -50,87 +47,10 @@ const extraReads = (config: GuardConfig): ExtraReads => {
   };
 };
 
-const sameRule = (planned: EncryptionRule, actual: EncryptionRule | undefined): boolean =>
-  actual !== undefined
-  && actual.algorithm === planned.algorithm
-  && (actual.kmsKeyId ?? '') === (planned.kmsKeyId ?? '')
-  && (planned.bucketKeyEnabled === undefined || (actual.bucketKeyEnabled ?? false) === planned.bucketKeyEnabled)
-  // S3 returns BlockedEncryptionTypes where set; when the field is absent it cannot be compared.
-  && (actual.blockedEncryptionTypes === undefined || planned.blockedEncryptionTypes === undefined
-    || actual.blockedEncryptionTypes.join() === planned.blockedEncryptionTypes.join());
-
-const guardSids = (text: string | null | undefined): string[] => {
-  try {
-    const statements = text ? [(JSON.parse(text) as { Statement?: unknown }).Statement ?? []].flat() as { Sid?: unknown }[] : [];
-    return statements.map((s) => String(s.Sid ?? '')).filter((sid) => sid.startsWith('EncryptionGuard')).sort();
-  } catch {
-    return [];
-  }
-};
-const parsedPolicy = (text: string | null | undefined): unknown => {
-  try {
-    return text ? JSON.parse(text) as unknown : null;
-  } catch {
-    return text; // not JSON: shown as it is
-  }
-};
-
-const failure = (code: Violation['code'], detail: string): Violation => ({ code, severity: 'violation', detail });
 const gone = (when: string): Pick<Finding, 'verdict' | 'action' | 'exemptReason' | 'violations'> => ({
   verdict: 'EXEMPT', action: 'SKIPPED', exemptReason: 'bucket no longer exists',
   violations: [{ code: 'BUCKET_NOT_FOUND', severity: 'warning', detail: `the bucket was deleted ${when} the guard handled it` }],
 });
-
-interface Plans {
-  encryption?: EncryptionRule;
-  guardrails: GuardrailResult;
-}
-
-type Applied = { action: Action; violations: Violation[]; fields: Partial<Finding> } | { gone: true };
-
-/** Writes every plan, each verified by reading it back. */
-const apply = async (s3: S3ForRegion, at: BucketRef, plans: Plans, policyBefore: string | null | undefined): Promise<Applied> => {
-  const violations: Violation[] = [];
-  const fields: Partial<Finding> = {};
-  const write = async (what: string, run: () => Promise<void>): Promise<void> => {
-    try {
-      await run();
-    } catch (error) {
-      if (isTransient(error) || isNoSuchBucket(error)) throw error;
-      violations.push(failure(isAccessDenied(error) ? 'ACCESS_DENIED' : 'WRITE_FAILED', `${what} failed: ${errorName(error)}: ${errorMessage(error)}`));
-    }
-  };
-  const mismatch = (what: string): void => {
-    violations.push(failure('VERIFY_MISMATCH', `the ${what} read back differs from what was written: another writer may have changed it`));
-  };
-  const { encryption, guardrails: { policyPlan, publicAccessBlockPlan } } = plans;
-  try {
-    await Promise.all([
-      encryption && write('PutBucketEncryption', async () => {
-        await writeEncryption(s3, at, encryption);
-        const after = await readEncryption(s3, at);
-        fields.after = after ?? null;
-        if (!sameRule(encryption, after)) mismatch('encryption rule');
-      }),
-      policyPlan && write(policyPlan.text === null ? 'DeleteBucketPolicy' : 'PutBucketPolicy', async () => {
-        await writePolicy(s3, at, policyPlan.text, policyBefore ?? null);
-        const after = await readPolicy(s3, at);
-        fields.policyAfter = parsedPolicy(after);
-        if (guardSids(after).join() !== guardSids(policyPlan.text).join()) mismatch('bucket policy');
-      }),
-      publicAccessBlockPlan && write('PutPublicAccessBlock', async () => {
-        await writePublicAccessBlock(s3, at, publicAccessBlockPlan);
-        const after = await readPublicAccessBlock(s3, at);
-        fields.publicAccessBlockAfter = after;
-        if (Object.values(after ?? {}).filter((v) => v === true).length !== 4) mismatch('Block Public Access configuration');
-      }),
-    ]);
-  } catch (error) {
-    if (isNoSuchBucket(error)) return { gone: true };
-    throw error;
-  }
-  return { action: violations.length > 0 ? 'FAILED' : 'REMEDIATED', violations, fields };
-};
 
 /** The listed key if the bucket's (planned or current) rule uses it, by ARN or by the id KMS resolved. */
 const keyInUse = (rule: EncryptionRule | undefined, listed: string | undefined, keys: ReadonlyMap<string, KeyFacts>): string | undefined => {
@@ -259,7 +179,7 @@ export const enforceBucket = async (request: EnforceRequest, deps: GuardDeps): P
 
   const ledger = await consultLedger(deps, request, now());
   if (ledger.stop) return done({ ...known, verdict, violations: [...violations, ledger.stop], action: 'SKIPPED', ...planned });
-  const applied = await apply(s3, at, plans, policy);
+  const applied = await applyPlans(s3, at, plans, policy);
   if ('gone' in applied) return done({ ...known, ...gone('while') });
   const noted = ledger.warning ? [ledger.warning] : [];
   return done({ ...known, verdict, violations: [...violations, ...noted, ...applied.violations], action: applied.action, ...planned, ...applied.fields });

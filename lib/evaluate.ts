@@ -48,8 +48,8 @@ export interface EvaluationInput {
   config: EvaluationConfig;
 }
 
-const violation = (code: ViolationCode, detail: string): Violation => ({ code, severity: 'violation', detail });
-const warning = (code: ViolationCode, detail: string): Violation => ({ code, severity: 'warning', detail });
+export const violation = (code: ViolationCode, detail: string): Violation => ({ code, severity: 'violation', detail });
+export const warning = (code: ViolationCode, detail: string): Violation => ({ code, severity: 'warning', detail });
 
 /** The listed key of the bucket's region: the one key a customer-managed or DSSE rule may use there. */
 export const listedKeyFor = (region: string, kmsKeyArns: readonly string[]): string | undefined =>

@@ -13,6 +13,9 @@ export const STRENGTH: Record<AccountMode, number> = {
   DSSE_KMS: 4,
 };
 
+/** Modes that encrypt with KMS (the bucket policy is read for the KMS_MAY_BREAK_WRITERS warning). */
+export const KMS_MODES: ReadonlySet<EncryptionMode> = new Set(['SSE_KMS_AWS_MANAGED', 'SSE_KMS_CUSTOMER_MANAGED', 'DSSE_KMS']);
+
 /** Modes whose compliance depends on a key listed in `KMS_KEY_ARN`. */
 export const LISTED_KEY_MODES: ReadonlySet<AccountMode> = new Set(['SSE_KMS_CUSTOMER_MANAGED', 'DSSE_KMS']);
 
