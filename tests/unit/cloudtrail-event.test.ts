@@ -254,6 +254,7 @@ describe('malformed input never throws and never names a bucket', () => {
       '../../us-east-1',
       'useast1',
       'us-east-123',
+      'zz-fake-9',
     ])('ignores a malformed region %j', (region) => {
       const event = variant('create-bucket.json', (e) => { e.detail.awsRegion = region; });
       expect(parse(event)).toEqual({ ok: false, reason: 'event has no valid awsRegion', eventId: event.detail.eventID });
