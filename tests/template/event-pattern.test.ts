@@ -13,6 +13,8 @@ import { useEmulator } from '../emulator-env';
 import { describeResult, packageService, SERVICE_DIR, stageService } from './serverless-cli';
 
 const GUARD_ROLE_ARN = 'arn:aws:iam::123456789012:role/s3-encryption-guard-dev-us-east-1-lambdaRole';
+/** The sweep's role is named by CloudFormation: stack name, logical id, a random suffix. */
+const SWEEP_ROLE_ARN = 'arn:aws:iam::123456789012:role/s3-encryption-guard-dev-SweepBucketsRole-4RZ1T0DKW2QX';
 const CLI_TIMEOUT = 180_000;
 
 type Json = Record<string, any>;
@@ -28,6 +30,14 @@ const POSITIVES = [
 const NEGATIVES = ['failed-call.json', 'read-only-call.json', 'non-s3-event.json', 'guard-own-role.json'];
 /** Matches: on the default bus a rule only ever sees its own account's events; the handler ignores it. */
 const FOREIGN = 'other-account.json';
+
+/** The guard-own-role sample as the sweep's role would make it: must not arrive either. */
+const SWEEP_OWN_CALL: Json = (() => {
+  const event = { ...sample('guard-own-role.json'), detail: { ...sample('guard-own-role.json').detail, eventID: randomUUID() } };
+  event.detail.userIdentity = structuredClone(event.detail.userIdentity);
+  event.detail.userIdentity.sessionContext.sessionIssuer.arn = SWEEP_ROLE_ARN;
+  return event;
+})();
 
 /** Each negative with only the property that should exclude it changed: these must arrive. */
 const withNewId = (event: Json): Json => ({ ...event, detail: { ...event.detail, eventID: randomUUID() } });
@@ -65,6 +75,7 @@ const resolveRoleArn = (value: unknown): unknown => {
   if (typeof value !== 'object' || value === null) return value;
   const getAtt = (value as Json)['Fn::GetAtt'];
   if (Array.isArray(getAtt) && getAtt[0] === 'IamRoleLambdaExecution' && getAtt[1] === 'Arn') return GUARD_ROLE_ARN;
+  if (Array.isArray(getAtt) && getAtt[0] === 'SweepBucketsRole' && getAtt[1] === 'Arn') return SWEEP_ROLE_ARN;
   if (Object.keys(value).some((key) => key.startsWith('Fn::') || key === 'Ref')) throw new Error(`unresolved intrinsic in the pattern: ${JSON.stringify(value)}`);
   return Object.fromEntries(Object.entries(value).map(([key, inner]) => [key, resolveRoleArn(inner)]));
 };
@@ -111,7 +122,7 @@ describe('the rule\'s EventPattern, run by EventBridge (moto)', () => {
     await events.send(new PutRuleCommand({ Name: ruleName, EventPattern: JSON.stringify(pattern), State: 'ENABLED' }));
     await events.send(new PutTargetsCommand({ Rule: ruleName, Targets: [{ Id: 'settle-queue', Arn: Attributes?.QueueArn }] }));
 
-    const all = [...POSITIVES, ...NEGATIVES, FOREIGN].map(sample).concat(Object.values(CONTROLS));
+    const all = [...POSITIVES, ...NEGATIVES, FOREIGN].map(sample).concat(Object.values(CONTROLS), [SWEEP_OWN_CALL]);
     for (let start = 0; start < all.length; start += 10) {
       const { FailedEntryCount, Entries } = await events.send(new PutEventsCommand({ Entries: all.slice(start, start + 10).map(entryOf) }));
       if (FailedEntryCount) throw new Error(`PutEvents failed: ${JSON.stringify(Entries)}`);
@@ -143,6 +154,10 @@ describe('the rule\'s EventPattern, run by EventBridge (moto)', () => {
 
   it.each(NEGATIVES)('does not deliver %s', (file) => {
     expect(arrived).not.toContain(sample(file).detail.eventID);
+  });
+
+  it('does not deliver the sweep role\'s own calls either', () => {
+    expect(arrived).not.toContain(SWEEP_OWN_CALL.detail.eventID);
   });
 
   it(`delivers ${FOREIGN} (the handler ignores it; a default bus only carries its own account's events)`, () => {

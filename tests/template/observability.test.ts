@@ -290,7 +290,7 @@ describe('finding events on EventBridge (moto)', () => {
       const { template } = expectPackaged(await packageService(service));
       const [, rule] = single(resourcesOfType(template, 'AWS::Events::Rule').filter(([, candidate]) => asArray(candidate.Properties?.EventPattern?.source).includes('aws.s3')), 'rule on aws.s3 events');
       // The role ARN, as CloudFormation would fill it in.
-      guardPattern = JSON.parse(JSON.stringify(rule.Properties.EventPattern).replace(/\{"Fn::GetAtt":\["IamRoleLambdaExecution","Arn"\]\}/g, `"arn:aws:iam::${ACCOUNT}:role/guard-role"`));
+      guardPattern = JSON.parse(JSON.stringify(rule.Properties.EventPattern).replace(/\{"Fn::GetAtt":\["(IamRoleLambdaExecution|SweepBucketsRole)","Arn"\]\}/g, `"arn:aws:iam::${ACCOUNT}:role/guard-role-$1"`));
     } finally {
       service.remove();
     }

@@ -91,7 +91,7 @@ export const packageService = async (service: StagedService, params: Record<stri
   return { result, templatePath, template: JSON.parse(readFileSync(templatePath, 'utf8')) as Template };
 };
 
-/** The logical id an intrinsic points at: `{Ref: X}`, `{"Fn::GetAtt": [X, "Arn"]}` or `{"Fn::GetAtt": "X.Arn"}`. */
+/** The logical id an intrinsic points at: `{Ref: X}`, `{"Fn::GetAtt": [X, "Arn"]}`, `{"Fn::GetAtt": "X.Arn"}` or `{"Fn::Sub": "${X.Arn}"}`. */
 export const targetOf = (value: unknown): string | undefined => {
   if (typeof value !== 'object' || value === null) return undefined;
   const record = value as Record<string, unknown>;
@@ -99,6 +99,8 @@ export const targetOf = (value: unknown): string | undefined => {
   const getAtt = record['Fn::GetAtt'];
   if (Array.isArray(getAtt) && typeof getAtt[0] === 'string') return getAtt[0];
   if (typeof getAtt === 'string') return getAtt.split('.')[0];
+  const sub = record['Fn::Sub'];
+  if (typeof sub === 'string') return /^\$\{([A-Za-z0-9]+)(\.[A-Za-z]+)?\}$/.exec(sub)?.[1];
   return undefined;
 };
 

@@ -9,6 +9,9 @@ import { asArray, packageService, type StagedService, stageService, targetOf, ty
 
 const CLI_TIMEOUT = 180_000;
 const GUARD_ROLE = 'IamRoleLambdaExecution';
+/** enforceBucket runs as serverless's role, sweepBuckets as its own: the rule must leave out both. */
+const SWEEP_ROLE = 'SweepBucketsRole';
+const GUARD_ROLES = [GUARD_ROLE, SWEEP_ROLE];
 const ENFORCE_HANDLER = 'handlers/bucket-event.handler';
 
 
@@ -69,7 +72,7 @@ describe('packaged template (serverless package, default params)', () => {
   const ruleTarget = () => single(asArray(rule().Properties.Targets), 'rule target') as any;
   const settleQueueId = () => targetOf(ruleTarget().Arn) as string;
   const fn = () => enforceFunction(template)[1];
-  const statements = () => roleStatements(template, GUARD_ROLE);
+  const statements = () => GUARD_ROLES.flatMap((role) => roleStatements(template, role));
 
   it('passes cfn-lint', () => {
     const lint = cfnLint(templatePath);
@@ -90,14 +93,15 @@ describe('packaged template (serverless package, default params)', () => {
     it('leaves out the guard\'s own calls, keeping callers without a session issuer (IAM users, root)', () => {
       expect(rule().Properties.EventPattern.detail.$or).toEqual([
         { userIdentity: { sessionContext: { sessionIssuer: { arn: [{ exists: false }] } } } },
-        { userIdentity: { sessionContext: { sessionIssuer: { arn: [{ 'anything-but': { 'Fn::GetAtt': [GUARD_ROLE, 'Arn'] } }] } } } },
+        { userIdentity: { sessionContext: { sessionIssuer: { arn: [{ 'anything-but': GUARD_ROLES.map((role) => ({ 'Fn::GetAtt': [role, 'Arn'] })) }] } } } },
       ]);
     });
 
-    it('leaves out the calls of every function of the stack: they all run as that role', () => {
+    it('leaves out the calls of every function of the stack: each runs as one of those roles', () => {
       const functions = resourcesOfType(template, 'AWS::Lambda::Function');
       expect(functions.length).toBeGreaterThan(0);
-      for (const [, fn] of functions) expect(targetOf(fn.Properties.Role)).toBe(GUARD_ROLE);
+      for (const [, fn] of functions) expect(GUARD_ROLES).toContain(targetOf(fn.Properties.Role));
+      expect(targetOf(fn().Properties.Role)).toBe(GUARD_ROLE);
     });
 
     it('has one target, the settle queue, with a dead-letter queue for failed deliveries', () => {
@@ -181,7 +185,15 @@ describe('packaged template (serverless package, default params)', () => {
         expect(statement).not.toHaveProperty('NotAction');
         expect(statement).not.toHaveProperty('NotResource');
       }
-      expect(template.Resources[GUARD_ROLE].Properties.ManagedPolicyArns ?? []).toEqual([]);
+      for (const role of GUARD_ROLES) expect(template.Resources[role].Properties.ManagedPolicyArns ?? []).toEqual([]);
+    });
+
+    it('lets only the sweep list buckets, continue itself and use its dead-letter queue', () => {
+      const actionsOf = (role: string) => roleStatements(template, role).flatMap((statement) => asArray<string>(statement.Action));
+      const sweepOnly = ['s3:ListAllMyBuckets', 'lambda:InvokeFunction', 'sqs:SendMessage'];
+      expect(actionsOf(GUARD_ROLE).filter((action) => sweepOnly.includes(action))).toEqual([]);
+      expect(actionsOf(SWEEP_ROLE)).toEqual(expect.arrayContaining(sweepOnly));
+      expect(actionsOf(SWEEP_ROLE).filter((action) => action.startsWith('sqs:Receive'))).toEqual([]);
     });
 
     it('has no wildcard actions (no "*", no "service:*", no "service:Get*")', () => {
@@ -255,7 +267,7 @@ describe('packaging with other params', () => {
   it('with a customer managed key lists that key (even of another account) among the keys the role may describe', async () => {
     const key = 'arn:aws:kms:us-east-1:111122223333:key/1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d';
     const { template } = expectPackaged(await packageService(service, { encryptionMode: 'SSE_KMS_CUSTOMER_MANAGED', kmsKeyArn: key }));
-    const kmsResources = roleStatements(template, GUARD_ROLE)
+    const kmsResources = GUARD_ROLES.flatMap((role) => roleStatements(template, role))
       .filter((statement) => asArray<string>(statement.Action).some((action) => action.startsWith('kms:')))
       .flatMap((statement) => asArray(statement.Resource).map(resourceText));
     expect(kmsResources).toContain(key);
