@@ -7,9 +7,8 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda'
 import { type ParsedEvent, parseBucketEvent } from '../lib/cloudtrail-event';
 import { enforceBucket } from '../lib/enforce';
 import type { Finding } from '../lib/finding';
-import { createFindingEventPublisher } from '../lib/finding-events';
 import { createGuard, type Guard } from '../lib/guard';
-import { createTelemetrySink, type FindingSink, logger } from '../lib/telemetry';
+import { deployedSink, type FindingSink, logger } from '../lib/telemetry';
 
 export interface BareEventResult {
   finding?: Finding;
@@ -79,7 +78,7 @@ export const createBucketEventHandler = (guard: Guard, sink: FindingSink) => {
 
 const lambdaHandler = (): ((event: unknown, context?: Partial<Context>) => Promise<SQSBatchResponse | BareEventResult>) => {
   const guard = createGuard();
-  const run = createBucketEventHandler(guard, createTelemetrySink(createFindingEventPublisher(() => guard.events(guard.homeRegion), logger)));
+  const run = createBucketEventHandler(guard, deployedSink(() => guard.events(guard.homeRegion)));
   return (event, context) => {
     if (context?.awsRequestId) logger.addContext(context as Context);
     return run(event, context);

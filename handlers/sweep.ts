@@ -6,14 +6,12 @@ import { randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
 import { listBucketPages } from '../lib/bucket-state';
 import { enforceBucket } from '../lib/enforce';
+import { isObject, type Json } from '../lib/json';
 import { lambdaSdk } from '../lib/sdk';
-import { createFindingEventPublisher } from '../lib/finding-events';
 import { createGuard, type Guard } from '../lib/guard';
 import { newSweep, runSweep, type SweepOutcome, type SweepState } from '../lib/sweep';
-import { createTelemetrySink, type FindingSink, logger } from '../lib/telemetry';
+import { deployedSink, type FindingSink, logger } from '../lib/telemetry';
 
-type Json = Record<string, unknown>;
-const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** A continuation handed on by the previous run, checked field by field (it round-trips through Lambda). */
 const parseState = (value: unknown): SweepState | undefined => {
@@ -83,7 +81,7 @@ export const createSweepHandler = (guard: Guard, sink: FindingSink, runtime: Swe
 
 const lambdaHandler = () => {
   const guard = createGuard();
-  return createSweepHandler(guard, createTelemetrySink(createFindingEventPublisher(() => guard.events(guard.homeRegion), logger)), {
+  return createSweepHandler(guard, deployedSink(() => guard.events(guard.homeRegion)), {
     handOver: async (next, context) => {
       const functionName = context.invokedFunctionArn ?? context.functionName;
       if (!functionName) throw new Error('cannot continue the sweep: no function name in the context');

@@ -44,53 +44,41 @@ export interface ExtraReads {
 
 export type S3ForRegion = (region: string) => S3Client;
 
-export const readEncryption = async (s3: S3ForRegion, ref: BucketRef): Promise<BucketEncryption> => {
+/** S3 answers "there is none" with an error per kind of configuration: that answer as a value. */
+const noneAs = async <T, N>(read: Promise<T>, noneError: string, none: N): Promise<T | N> => {
   try {
-    const output = await s3(ref.region).send(new GetBucketEncryptionCommand({ Bucket: ref.bucket, ExpectedBucketOwner: ref.owner }));
-    return fromS3(output.ServerSideEncryptionConfiguration);
+    return await read;
   } catch (error) {
-    // Real S3 encrypts every bucket with AES256 since 2023; emulators and older APIs may say "none".
-    if (errorName(error) === 'ServerSideEncryptionConfigurationNotFoundError') return undefined;
+    if (errorName(error) === noneError) return none;
     throw error;
   }
 };
 
-const readTags = async (s3: S3ForRegion, ref: BucketRef): Promise<Record<string, string>> => {
-  try {
-    const { TagSet = [] } = await s3(ref.region).send(new GetBucketTaggingCommand({ Bucket: ref.bucket, ExpectedBucketOwner: ref.owner }));
-    return Object.fromEntries(TagSet.filter((tag) => tag.Key !== undefined).map((tag) => [tag.Key, tag.Value ?? '']));
-  } catch (error) {
-    if (errorName(error) === 'NoSuchTagSet') return {};
-    throw error;
-  }
-};
-
-export const readPolicy = async (s3: S3ForRegion, ref: BucketRef): Promise<string | null> => {
-  try {
-    const { Policy } = await s3(ref.region).send(new GetBucketPolicyCommand({ Bucket: ref.bucket, ExpectedBucketOwner: ref.owner }));
-    return Policy ?? null;
-  } catch (error) {
-    if (errorName(error) === 'NoSuchBucketPolicy') return null;
-    throw error;
-  }
-};
-
-/** The policy, or `undefined` when the guard may not read it (the evaluation goes on without it). */
-export const readPolicyIfAllowed = (s3: S3ForRegion, ref: BucketRef): Promise<string | null | undefined> =>
-  readPolicy(s3, ref).catch((error: unknown) => {
+/** A guardrail's read the guard may be denied: `undefined`, and the finding says so; the evaluation goes on. */
+export const unlessDenied = <T>(read: Promise<T>): Promise<T | undefined> =>
+  read.catch((error: unknown) => {
     if (isAccessDenied(error)) return undefined;
     throw error;
   });
 
-export const readPublicAccessBlock = async (s3: S3ForRegion, ref: BucketRef): Promise<PublicAccessBlock | null> => {
-  try {
-    const { PublicAccessBlockConfiguration } = await s3(ref.region).send(new GetPublicAccessBlockCommand({ Bucket: ref.bucket, ExpectedBucketOwner: ref.owner }));
-    return PublicAccessBlockConfiguration ?? null;
-  } catch (error) {
-    if (errorName(error) === 'NoSuchPublicAccessBlockConfiguration') return null;
-    throw error;
-  }
+export const readEncryption = async (s3: S3ForRegion, ref: BucketRef): Promise<BucketEncryption> => {
+  const read = s3(ref.region).send(new GetBucketEncryptionCommand({ Bucket: ref.bucket, ExpectedBucketOwner: ref.owner }))
+    .then((output) => fromS3(output.ServerSideEncryptionConfiguration));
+  // Real S3 encrypts every bucket with AES256 since 2023; emulators and older APIs may say "none".
+  return noneAs(read, 'ServerSideEncryptionConfigurationNotFoundError', undefined);
 };
+
+const readTags = (s3: S3ForRegion, ref: BucketRef): Promise<Record<string, string>> =>
+  noneAs(s3(ref.region).send(new GetBucketTaggingCommand({ Bucket: ref.bucket, ExpectedBucketOwner: ref.owner }))
+    .then(({ TagSet = [] }) => Object.fromEntries(TagSet.filter((tag) => tag.Key !== undefined).map((tag) => [tag.Key, tag.Value ?? '']))), 'NoSuchTagSet', {});
+
+export const readPolicy = (s3: S3ForRegion, ref: BucketRef): Promise<string | null> =>
+  noneAs(s3(ref.region).send(new GetBucketPolicyCommand({ Bucket: ref.bucket, ExpectedBucketOwner: ref.owner }))
+    .then(({ Policy }) => Policy ?? null), 'NoSuchBucketPolicy', null);
+
+export const readPublicAccessBlock = (s3: S3ForRegion, ref: BucketRef): Promise<PublicAccessBlock | null> =>
+  noneAs(s3(ref.region).send(new GetPublicAccessBlockCommand({ Bucket: ref.bucket, ExpectedBucketOwner: ref.owner }))
+    .then(({ PublicAccessBlockConfiguration }) => PublicAccessBlockConfiguration ?? null), 'NoSuchPublicAccessBlockConfiguration', null);
 
 export class BucketGoneError extends Error {
   constructor(bucket: string) {
@@ -109,9 +97,8 @@ export const readBucketState = async (s3: S3ForRegion, ref: BucketRef, extra: Ex
     const [encryption, tags, policy, publicAccessBlock] = await Promise.all([
       readEncryption(s3, at),
       readTags(s3, at),
-      extra.policy ? readPolicyIfAllowed(s3, at) : undefined,
-      // Being denied a guardrail's read must not stop the encryption check: the finding says so instead.
-      extra.publicAccessBlock ? readPublicAccessBlock(s3, at).catch((error: unknown) => { if (isAccessDenied(error)) return undefined; throw error; }) : undefined,
+      extra.policy ? unlessDenied(readPolicy(s3, at)) : undefined,
+      extra.publicAccessBlock ? unlessDenied(readPublicAccessBlock(s3, at)) : undefined,
     ]);
     return { region, encryption, tags, ...(policy !== undefined ? { policy } : {}), ...(publicAccessBlock !== undefined ? { publicAccessBlock } : {}) };
   };

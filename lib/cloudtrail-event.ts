@@ -2,6 +2,7 @@
  * From an EventBridge "AWS API Call via CloudTrail" event to the bucket it concerns — or the reason it
  * is ignored. Pure: a malformed, failed, read-only or foreign event never leads to an AWS call.
  */
+import { isObject, type Json } from './json';
 
 /** The S3 calls that can create a bucket or weaken its encryption requirement or guardrails. */
 export const TRIGGER_EVENT_NAMES = [
@@ -36,8 +37,6 @@ export type ParsedEvent = { ok: true; trigger: BucketTrigger } | { ok: false; re
 const REGION = /^(af|ap|ca|cn|eu|il|me|mx|sa|us)(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$/;
 const BUCKET_ARN = /^arn:aws(?:-cn|-us-gov|-iso|-iso-b|-iso-e|-iso-f|-eusc)?:s3:::([^/]+)$/;
 
-type Json = Record<string, unknown>;
-const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
 const str = (value: unknown, max = 2048): string | undefined =>
   typeof value === 'string' && value.length > 0 && value.length <= max ? value : undefined;
 

@@ -5,7 +5,7 @@
  * retries those; every other outcome is a finding.
  */
 import { applyPlans, parsedPolicy, type Plans } from './apply-plans';
-import { BucketGoneError, type BucketRef, type ExtraReads, readBucketState, readPolicyIfAllowed, type S3ForRegion } from './bucket-state';
+import { BucketGoneError, type BucketRef, type ExtraReads, readBucketState, readPolicy, type S3ForRegion, unlessDenied } from './bucket-state';
 import { errorMessage, errorName, isAccessDenied, isTransient } from './aws-errors';
 import type { GuardConfig } from './config';
 import type { EncryptionRule } from './encryption';
@@ -113,10 +113,11 @@ export const enforceBucket = async (request: EnforceRequest, deps: GuardDeps): P
   const done = (fields: Omit<Finding, keyof typeof base | 'durationMs'> & { region?: string }): Finding =>
     ({ ...base, ...fields, durationMs: now() - started });
 
+  const reads = extraReads(config);
   const ref: BucketRef = { bucket: request.bucket, region: request.region, owner: request.accountId };
   let state;
   try {
-    state = await readBucketState(s3, ref, extraReads(config));
+    state = await readBucketState(s3, ref, reads);
   } catch (error) {
     if (error instanceof BucketGoneError) return done(gone('before'));
     if (isTransient(error)) throw error;
@@ -141,7 +142,7 @@ export const enforceBucket = async (request: EnforceRequest, deps: GuardDeps): P
   try {
     const [facts, lateRead] = await Promise.all([
       Promise.all(refs.map((keyRef) => deps.describeKey(keyRef, keyRefLocation(keyRef, state.region, request.accountId).region))),
-      modeNeedsPolicy && !extraReads(config).policy ? readPolicyIfAllowed(s3, at) : undefined,
+      modeNeedsPolicy && !reads.policy ? unlessDenied(readPolicy(s3, at)) : undefined,
     ]);
     keys = new Map(refs.map((keyRef, index) => [keyRef, facts[index]]));
     if (lateRead !== undefined) policy = lateRead;
@@ -152,7 +153,7 @@ export const enforceBucket = async (request: EnforceRequest, deps: GuardDeps): P
 
   const evaluation = evaluate({
     ...evaluationBase, keys,
-    ...(requirement.kind === 'mode' && KMS_MODES.has(requirement.mode) ? { policyGrantees: grantsOutsideAccount(policy ?? undefined, request.accountId) } : {}),
+    ...(requirement.kind === 'mode' && KMS_MODES.has(requirement.mode) ? { policyGrantees: grantsOutsideAccount(policy, request.accountId) } : {}),
   });
   const guardrails: GuardrailResult = requirement.kind === 'mode'
     ? evaluateGuardrails({

@@ -9,7 +9,7 @@ const asArray = (value: string | string[] | undefined): string[] => (value === u
  * AWS service principals and other accounts that an `Allow` statement names. ALB access logs, for one,
  * support only SSE-S3, and the `aws/s3` key cannot be used from another account.
  */
-export const grantsOutsideAccount = (policy: string | undefined, accountId: string): string[] => {
+export const grantsOutsideAccount = (policy: string | null | undefined, accountId: string): string[] => {
   if (!policy) return [];
   let statements: Statement[];
   try {

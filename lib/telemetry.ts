@@ -6,7 +6,8 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { ViolationCode } from './evaluate';
 import { type Finding, FINDING_MESSAGE, IGNORED_MESSAGE } from './finding';
-import type { FindingEventPublisher } from './finding-events';
+import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { createFindingEventPublisher, type FindingEventPublisher } from './finding-events';
 import { type MetricName, METRICS_NAMESPACE, SERVICE_NAME } from './metric-names';
 
 export { METRIC_DIMENSIONS, METRIC_NAMES, type MetricName, METRICS_NAMESPACE, SERVICE_NAME } from './metric-names';
@@ -68,3 +69,7 @@ export const createTelemetrySink = (events?: FindingEventPublisher): FindingSink
     await events?.flush();
   },
 });
+
+/** The deployed functions' sink: Powertools log and metrics, and finding events on the default bus. */
+export const deployedSink = (events: () => EventBridgeClient): FindingSink =>
+  createTelemetrySink(createFindingEventPublisher(events, logger));

@@ -16,7 +16,7 @@ import { createFindingEventPublisher, FINDING_EVENT_DETAIL_TYPE, FINDING_EVENT_S
 import { METRIC_DIMENSIONS, METRIC_NAMES, METRICS_NAMESPACE } from '../../lib/metric-names';
 import { useEmulator } from '../emulator-env';
 import { captureLogLines, type LogLine, missingFields, SAMPLE_FINDINGS } from '../finding-log-lines';
-import { asArray, packageService, SERVICE_DIR, type StagedService, stageService, targetOf, type Template, cfnLint, expectPackaged, resourcesOfType, single } from './serverless-cli';
+import { asArray, packageService, SERVICE_DIR, type StagedService, stageService, targetOf, type Template, expectLintClean, expectPackaged, resourcesOfType, single } from './serverless-cli';
 
 const CLI_TIMEOUT = 180_000;
 const REGION = 'us-east-1';
@@ -60,22 +60,28 @@ const roleStatements = (template: Template): any[] => asArray(template.Resources
 const resourceText = (resource: unknown): string =>
   typeof resource === 'string' ? resource : typeof (resource as Json)?.['Fn::Sub'] === 'string' ? (resource as Json)['Fn::Sub'] : JSON.stringify(resource);
 
+/** The default-params template, packaged once for this file's suites (packaging takes seconds). */
+let defaults: Promise<{ service: StagedService; template: Template; templatePath: string }> | undefined;
+const packagedDefaults = () => {
+  defaults ??= (async () => {
+    const service = stageService();
+    return { service, ...expectPackaged(await packageService(service)) };
+  })();
+  return defaults;
+};
+afterAll(async () => (await defaults)?.service.remove());
+
 describe('observability in the packaged template (default params)', () => {
-  let service: StagedService;
   let template: Template;
-  let templatePath: string;
   let body: Json;
   let lines: LogLine[];
 
   beforeAll(async () => {
-    service = stageService();
-    ({ template, templatePath } = expectPackaged(await packageService(service)));
+    ({ template } = await packagedDefaults());
     const [, dashboard] = single(resourcesOfType(template, 'AWS::CloudWatch::Dashboard'), 'dashboard');
     body = JSON.parse(resolveSub(template, dashboard.Properties.DashboardBody['Fn::Sub'])) as Json;
     lines = await captureLogLines();
   }, CLI_TIMEOUT);
-
-  afterAll(() => service?.remove());
 
   const functions = () => resourcesOfType(template, 'AWS::Lambda::Function');
   /** POWERTOOLS_SERVICE_NAME of the functions: what Powertools puts in the `service` dimension. */
@@ -93,10 +99,7 @@ describe('observability in the packaged template (default params)', () => {
   };
   const alarms = () => resourcesOfType(template, 'AWS::CloudWatch::Alarm');
 
-  it('passes cfn-lint', () => {
-    const lint = cfnLint(templatePath);
-    expect({ status: lint.status, output: lint.output }).toEqual({ status: 0, output: '' });
-  }, 120_000);
+  // cfn-lint on this same default template runs in template.test.ts.
 
   describe('the dashboard', () => {
     it('is named from service and stage', () => {
@@ -231,8 +234,7 @@ describe('observability with other params', () => {
     const [, subscription] = single(resourcesOfType(template, 'AWS::SNS::Subscription'), 'subscription');
     expect(subscription.Properties).toEqual({ TopicArn: { Ref: topicId }, Protocol: 'email', Endpoint: 'security-team@example.com' });
     for (const [, group] of resourcesOfType(template, 'AWS::Logs::LogGroup')) expect(group.Properties.RetentionInDays).toBe(30);
-    const lint = cfnLint(templatePath);
-    expect({ status: lint.status, output: lint.output }).toEqual({ status: 0, output: '' });
+    expectLintClean(templatePath);
   }, CLI_TIMEOUT);
 
   it('refuses an alarmEmail that is not one address, naming the param', async () => {
@@ -284,16 +286,10 @@ describe('finding events on EventBridge (moto)', () => {
   ];
 
   beforeAll(async () => {
-    const service = stageService();
-    let guardPattern: unknown;
-    try {
-      const { template } = expectPackaged(await packageService(service));
-      const [, rule] = single(resourcesOfType(template, 'AWS::Events::Rule').filter(([, candidate]) => asArray(candidate.Properties?.EventPattern?.source).includes('aws.s3')), 'rule on aws.s3 events');
-      // The role ARN, as CloudFormation would fill it in.
-      guardPattern = JSON.parse(JSON.stringify(rule.Properties.EventPattern).replace(/\{"Fn::GetAtt":\["(IamRoleLambdaExecution|SweepBucketsRole)","Arn"\]\}/g, `"arn:aws:iam::${ACCOUNT}:role/guard-role-$1"`));
-    } finally {
-      service.remove();
-    }
+    const { template } = await packagedDefaults();
+    const [, rule] = single(resourcesOfType(template, 'AWS::Events::Rule').filter(([, candidate]) => asArray(candidate.Properties?.EventPattern?.source).includes('aws.s3')), 'rule on aws.s3 events');
+    // The role ARN, as CloudFormation would fill it in.
+    const guardPattern: unknown = JSON.parse(JSON.stringify(rule.Properties.EventPattern).replace(/\{"Fn::GetAtt":\["(IamRoleLambdaExecution|SweepBucketsRole)","Arn"\]\}/g, `"arn:aws:iam::${ACCOUNT}:role/guard-role-$1"`));
     const endpoint = useEmulator();
     const clientConfig = { endpoint, region: REGION, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } };
     events = new EventBridgeClient(clientConfig);

@@ -113,6 +113,12 @@ export const cfnLint = (templatePath: string): { status: number | null; output: 
   return { status: run.status, output: `${run.stdout}${run.stderr}` };
 };
 
+/** cfn-lint finds nothing at all (errors, warnings, informational) in the template. */
+export const expectLintClean = (templatePath: string): void => {
+  const lint = cfnLint(templatePath);
+  expect({ status: lint.status, output: lint.output }).toEqual({ status: 0, output: '' });
+};
+
 export const expectPackaged = (packaged: Packaged): { template: Template; templatePath: string } => {
   if (!packaged.template || !packaged.templatePath) throw new Error(describeResult('serverless package', packaged.result));
   return { template: packaged.template, templatePath: packaged.templatePath };

@@ -5,7 +5,7 @@
  * with a message naming the variable, and the optional trail packages and lints.
  */
 import { TRIGGER_EVENT_NAMES } from '../../lib/cloudtrail-event';
-import { asArray, packageService, type StagedService, stageService, targetOf, type Template, cfnLint, expectPackaged, resourcesOfType, single } from './serverless-cli';
+import { asArray, packageService, type StagedService, stageService, targetOf, type Template, expectLintClean, expectPackaged, resourcesOfType, single } from './serverless-cli';
 
 const CLI_TIMEOUT = 180_000;
 const GUARD_ROLE = 'IamRoleLambdaExecution';
@@ -75,8 +75,7 @@ describe('packaged template (serverless package, default params)', () => {
   const statements = () => GUARD_ROLES.flatMap((role) => roleStatements(template, role));
 
   it('passes cfn-lint', () => {
-    const lint = cfnLint(templatePath);
-    expect({ status: lint.status, output: lint.output }).toEqual({ status: 0, output: '' });
+    expectLintClean(templatePath);
   }, 120_000);
 
   describe('the EventBridge rule', () => {
@@ -260,8 +259,7 @@ describe('packaging with other params', () => {
     const [policyId] = single(resourcesOfType(template, 'AWS::S3::BucketPolicy').filter(([, policy]) => targetOf(policy.Properties.Bucket) === bucketId), 'trail bucket policy');
     // CloudTrail checks the bucket policy when the trail is created: the policy must exist first.
     expect(asArray(template.Resources[trailId].DependsOn)).toContain(policyId);
-    const lint = cfnLint(templatePath);
-    expect({ status: lint.status, output: lint.output }).toEqual({ status: 0, output: '' });
+    expectLintClean(templatePath);
   }, CLI_TIMEOUT);
 
   it('with a customer managed key lists that key (even of another account) among the keys the role may describe', async () => {
