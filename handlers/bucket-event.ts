@@ -44,7 +44,10 @@ export const createBucketEventHandler = (guard: Guard, sink: FindingSink) => {
           bucket: trigger.bucket,
           region: trigger.region,
           accountId,
-          trigger: { type: 'event', eventName: trigger.eventName, ...(trigger.eventId ? { eventId: trigger.eventId } : {}), ...(trigger.actor ? { actor: trigger.actor } : {}) },
+          trigger: {
+            type: 'event', eventName: trigger.eventName, ...(trigger.eventId ? { eventId: trigger.eventId } : {}), ...(trigger.actor ? { actor: trigger.actor } : {}),
+            ...(trigger.eventTime ? { eventTime: trigger.eventTime } : {}),
+          },
         }, guard).then((finding) => {
           sink.finding(finding);
           return finding;

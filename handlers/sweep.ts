@@ -11,6 +11,7 @@ import { lambdaSdk } from '../lib/sdk';
 import { createGuard, type Guard } from '../lib/guard';
 import { newSweep, runSweep, type SweepOutcome, type SweepState } from '../lib/sweep';
 import { deployedSink, type FindingSink, logger } from '../lib/telemetry';
+import { createWarningMemory, type WarningMemory } from '../lib/warning-memory';
 
 
 /** A continuation handed on by the previous run, checked field by field (it round-trips through Lambda). */
@@ -36,6 +37,8 @@ export interface SweepRuntime {
   /** Starts the next run of a sweep (asynchronously). */
   handOver: (next: SweepState, context: Partial<Context>) => Promise<void>;
   log: (message: string, details: Json) => void;
+  /** The previous sweep's warnings per bucket; without it every compliant bucket with warnings is logged. */
+  warningMemory?: WarningMemory;
 }
 
 export const createSweepHandler = (guard: Guard, sink: FindingSink, runtime: SweepRuntime) =>
@@ -65,6 +68,7 @@ export const createSweepHandler = (guard: Guard, sink: FindingSink, runtime: Swe
       pages: (startToken) => listBucketPages(guard.s3, guard.homeRegion, guard.config.sweep.pageSize, startToken),
       enforce: (bucket, sweepId) => enforceBucket({ bucket: bucket.name, region: bucket.region ?? guard.homeRegion, accountId, trigger: { type: 'sweep', sweepId } }, guard),
       record: (finding, log) => sink.finding(finding, log),
+      ...(runtime.warningMemory ? { warningMemory: runtime.warningMemory } : {}),
       retrying: (bucket, error) => sink.retrying(bucket, error),
       pageDone: () => sink.flush(),
       handOver: (next) => runtime.handOver(next, context),
@@ -81,7 +85,9 @@ export const createSweepHandler = (guard: Guard, sink: FindingSink, runtime: Swe
 
 const lambdaHandler = () => {
   const guard = createGuard();
+  const table = guard.config.flap.table;
   return createSweepHandler(guard, deployedSink(() => guard.events(guard.homeRegion)), {
+    ...(table ? { warningMemory: createWarningMemory(() => guard.dynamodb(guard.homeRegion), table, (problem) => logger.warn(problem)) } : {}),
     handOver: async (next, context) => {
       const functionName = context.invokedFunctionArn ?? context.functionName;
       if (!functionName) throw new Error('cannot continue the sweep: no function name in the context');

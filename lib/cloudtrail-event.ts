@@ -29,6 +29,8 @@ export interface BucketTrigger {
   eventName: TriggerEventName;
   eventId?: string;
   actor?: string;
+  /** When CloudTrail recorded the call (ISO 8601): the start of the exposure window. */
+  eventTime?: string;
 }
 
 export type ParsedEvent = { ok: true; trigger: BucketTrigger } | { ok: false; reason: string; eventId?: string };
@@ -52,6 +54,13 @@ const show = (value: unknown): string => {
 /** An error code as CloudTrail writes it (letters, digits, dots), or nothing. */
 const errorCodeOf = (value: unknown): string | undefined =>
   typeof value === 'string' && /^[\w.:-]{1,64}$/.test(value) ? value : undefined;
+
+/** CloudTrail's eventTime, normalised to ISO 8601 UTC; a missing or unparseable one is left out (no exposure figures). */
+const eventTimeOf = (value: unknown): string | undefined => {
+  const text = str(value, 64);
+  const ms = text === undefined ? Number.NaN : Date.parse(text);
+  return Number.isFinite(ms) ? new Date(ms).toISOString() : undefined;
+};
 
 /** Why a name cannot be a general purpose bucket the guard handles, or undefined if it can. */
 export const bucketNameProblem = (name: string): string | undefined => {
@@ -113,5 +122,6 @@ export const parseBucketEvent = (event: unknown, accountId: string): ParsedEvent
 
   const identity = isObject(detail.userIdentity) ? detail.userIdentity : {};
   const actor = str(identity.arn) ?? str(identity.principalId) ?? str(identity.invokedBy) ?? str(identity.type);
-  return { ok: true, trigger: { bucket, region, eventName, ...(eventId ? { eventId } : {}), ...(actor ? { actor } : {}) } };
+  const eventTime = eventTimeOf(detail.eventTime);
+  return { ok: true, trigger: { bucket, region, eventName, ...(eventId ? { eventId } : {}), ...(actor ? { actor } : {}), ...(eventTime ? { eventTime } : {}) } };
 };

@@ -9,7 +9,7 @@
  */
 import type { Verdict, Violation } from './evaluate';
 import { type Action, type Finding, FINDING_MESSAGE } from './finding';
-import { METRIC_DIMENSIONS, METRIC_NAMES, type MetricName, METRICS_NAMESPACE } from './metric-names';
+import { COUNT_METRICS, type CountMetric, METRIC_DIMENSIONS, type MetricName, METRICS_NAMESPACE, TIMING_METRICS, type TimingMetric } from './metric-names';
 
 type Leaf = string | number | boolean | bigint | null | undefined;
 
@@ -180,14 +180,26 @@ export interface DashboardBody {
 /** A metric in a metric widget: namespace, name, dimension name/value pairs, options. */
 type MetricRow = Array<string | Record<string, unknown>>;
 
-const METRIC_TITLES: Record<MetricName, string> = {
+const METRIC_TITLES: Record<CountMetric, string> = {
   BucketsEvaluated: 'Buckets evaluated',
   NonCompliantBuckets: 'Non-compliant buckets found',
   BucketsRemediated: 'Buckets remediated',
   RemediationsFailed: 'Remediations failed (ERROR or FAILED)',
   BucketsExempt: 'Buckets exempt',
   ForeignOrUnusableKeyBuckets: 'Buckets on a foreign or unusable key',
+  SweepCatches: 'Sweep catches (non-compliant buckets the sweep found)',
 };
+
+const TIMING_TITLES: Record<TimingMetric, string> = {
+  DetectionLag: 'Detection lag (ms): change → guard starts',
+  ExposureWindow: 'Exposure window (ms): change → verified fix',
+};
+
+/** The percentiles the exposure widgets show (and the alarm watches the last). */
+export const EXPOSURE_PERCENTILES = ['p50', 'p90', 'p99'] as const;
+
+/** Counts charted beside the exposure figures rather than with the other counts. */
+const BESIDE_EXPOSURE: ReadonlySet<CountMetric> = new Set(['SweepCatches']);
 
 /** The dimensions of every guard metric, with their values: exactly those Powertools emits. */
 export const metricDimensions = (serviceName: string): Record<(typeof METRIC_DIMENSIONS)[number], string> => ({ service: serviceName });
@@ -203,6 +215,9 @@ const metricWidget = (title: string, region: string, metrics: MetricRow[], stat:
   height: 6,
   properties: { title, region, view: 'timeSeries', stacked: false, stat, period: PERIOD, metrics, yAxis: { left: { min: 0 } }, ...extra },
 });
+
+const percentileRows = (name: TimingMetric, serviceName: string): MetricRow[] =>
+  EXPOSURE_PERCENTILES.map((stat) => [...guardMetric(name, serviceName), { stat, label: stat }]);
 
 const sqs = (metric: string, queue: { label: string; name: string }): MetricRow => ['AWS/SQS', metric, 'QueueName', queue.name, { label: queue.label }];
 const lambda = (metric: string, fn: { label: string; name: string }, label: string, stat?: string): MetricRow =>
@@ -240,7 +255,10 @@ export const dashboardBody = (refs: DashboardRefs): DashboardBody => {
   const widgets: Array<Omit<Widget, 'x' | 'y'>> = [
     { type: 'text', width: 16, height: 3, properties: { markdown: intro } },
     { type: 'alarm', width: 8, height: 3, properties: { title: 'Alarms', alarms: [...refs.alarms] } },
-    ...METRIC_NAMES.map((name) => metricWidget(METRIC_TITLES[name], region, [guardMetric(name, refs.serviceName)], 'Sum')),
+    ...COUNT_METRICS.filter((name) => !BESIDE_EXPOSURE.has(name)).map((name) => metricWidget(METRIC_TITLES[name], region, [guardMetric(name, refs.serviceName)], 'Sum')),
+    // The exposure window, and beside it what the event path missed.
+    ...TIMING_METRICS.map((name) => metricWidget(TIMING_TITLES[name], region, percentileRows(name, refs.serviceName), 'p99')),
+    ...[...BESIDE_EXPOSURE].map((name) => metricWidget(METRIC_TITLES[name], region, [guardMetric(name, refs.serviceName)], 'Sum')),
     ...SAVED_QUERIES.map((saved): Omit<Widget, 'x' | 'y'> => ({
       type: 'log',
       width: saved.width,

@@ -10,6 +10,7 @@ import { errorMessage, errorName, isAccessDenied, isTransient } from './aws-erro
 import type { GuardConfig } from './config';
 import type { EncryptionRule } from './encryption';
 import { evaluate, keysToDescribe, listedKeyFor, type Verdict, type Violation, violation as failure } from './evaluate';
+import { exposureOf } from './exposure';
 import type { Finding, RuleView, Trigger } from './finding';
 import { evaluateGuardrails, type GuardrailResult } from './guardrails';
 import { type FlapLedger, flapping } from './flap-ledger';
@@ -110,8 +111,10 @@ export const enforceBucket = async (request: EnforceRequest, deps: GuardDeps): P
   const started = now();
   const { config, s3 } = deps;
   const base = { schemaVersion: 1 as const, bucket: request.bucket, account: request.accountId, region: request.region, trigger: request.trigger };
-  const done = (fields: Omit<Finding, keyof typeof base | 'durationMs'> & { region?: string }): Finding =>
-    ({ ...base, ...fields, durationMs: now() - started });
+  const done = (fields: Omit<Finding, keyof typeof base | 'durationMs'> & { region?: string }): Finding => {
+    const finished = now();
+    return { ...base, ...fields, durationMs: finished - started, ...exposureOf(request.trigger, started, finished, fields.action) };
+  };
 
   const reads = extraReads(config);
   const ref: BucketRef = { bucket: request.bucket, region: request.region, owner: request.accountId };

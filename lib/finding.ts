@@ -8,7 +8,7 @@ import type { ModeSource } from './requirement';
 export type Action = 'NONE' | 'REMEDIATED' | 'WOULD_REMEDIATE' | 'SKIPPED' | 'FAILED';
 
 export type Trigger =
-  | { type: 'event'; eventName: string; eventId?: string; actor?: string }
+  | { type: 'event'; eventName: string; eventId?: string; actor?: string; /** CloudTrail's eventTime of the change (ISO 8601). */ eventTime?: string }
   | { type: 'sweep'; sweepId: string };
 
 /** A rule as shown in findings: `null` when the bucket has no default encryption. */
@@ -40,6 +40,10 @@ export interface Finding {
   publicAccessBlockBefore?: PublicAccessBlock | null;
   publicAccessBlockAfter?: PublicAccessBlock | null;
   durationMs: number;
+  /** Exposure window (lib/exposure.ts): event findings only. */
+  detectedAfterMs?: number;
+  exposureMs?: number;
+  clockSkewMs?: number;
 }
 
 export const FINDING_MESSAGE = 'bucket evaluated';

@@ -13,6 +13,8 @@ export interface Guard extends GuardDeps {
   lambda: AwsClients['lambda'];
   /** EventBridge, for finding events (telemetry.ts). */
   events: AwsClients['events'];
+  /** DynamoDB, for the flap-ledger table (the sweep's warning memory lives there too). */
+  dynamodb: AwsClients['dynamodb'];
   /** AWS requests made by this container, by operation. */
   calls: CallCounts;
 }
@@ -29,6 +31,7 @@ export const createGuard = (env: Readonly<Record<string, string | undefined>> = 
     homeRegion,
     lambda: clients.lambda,
     events: clients.events,
+    dynamodb: clients.dynamodb,
     calls: clients.calls,
     ...(config.flap.table ? { ledger: createFlapLedger(() => clients.dynamodb(homeRegion), config.flap.table, config.flap.windowMinutes * 60_000) } : {}),
   };

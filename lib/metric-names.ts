@@ -9,7 +9,8 @@
 export const SERVICE_NAME = 's3-encryption-guard';
 export const METRICS_NAMESPACE = 'S3EncryptionGuard';
 
-export const METRIC_NAMES = [
+/** Counts: one per finding that qualifies (lib/telemetry.ts `metricsFor`), charted and alarmed as sums. */
+export const COUNT_METRICS = [
   'BucketsEvaluated',
   'NonCompliantBuckets',
   'BucketsRemediated',
@@ -19,7 +20,22 @@ export const METRIC_NAMES = [
   // Findings with the violation FOREIGN_OR_UNUSABLE_KEY (also counted in RemediationsFailed): its own
   // metric so that its alarm does not depend on the log format or the log level.
   'ForeignOrUnusableKeyBuckets',
+  // Buckets the sweep found NONCOMPLIANT: each one a change the event path missed (a lost or late event)
+  // or was not allowed to fix.
+  'SweepCatches',
 ] as const;
+export type CountMetric = (typeof COUNT_METRICS)[number];
+
+/** Durations in milliseconds, one value per event finding (lib/exposure.ts), charted as percentiles. */
+export const TIMING_METRICS = [
+  // CloudTrail eventTime → the guard started on the bucket.
+  'DetectionLag',
+  // CloudTrail eventTime → the bucket verified compliant, when the guard changed it.
+  'ExposureWindow',
+] as const;
+export type TimingMetric = (typeof TIMING_METRICS)[number];
+
+export const METRIC_NAMES = [...COUNT_METRICS, ...TIMING_METRICS] as const;
 export type MetricName = (typeof METRIC_NAMES)[number];
 
 /**

@@ -6,7 +6,7 @@
  * The dashboard body is one `Fn::Sub` string, so CloudFormation fills in the region, the log group, queue
  * and function names, and the alarm ARNs of this very stack.
  */
-import { dashboardBody, metricDimensions, SAVED_QUERIES } from './dashboard';
+import { dashboardBody, EXPOSURE_PERCENTILES, metricDimensions, SAVED_QUERIES } from './dashboard';
 import { METRICS_NAMESPACE, type MetricName } from './metric-names';
 
 /** Logical ids serverless gives the functions and their log groups (function name, first letter upper-cased). */
@@ -34,6 +34,10 @@ export interface ObservabilityParams {
   serviceName: string;
   /** Optional: an address subscribed to the alarm topic (empty: none). */
   alarmEmail: string;
+  /** Alarm when the exposure window's p99 exceeds this many seconds. */
+  exposureAlarmSeconds: string;
+  /** The settle delay: every remediation waits at least this long, so the exposure alarm must allow more. */
+  settleSeconds: string;
 }
 
 /** A param the user must fix: reported in one line, without a stack trace (resources/observability.cjs). */
@@ -68,10 +72,12 @@ interface AlarmSpec {
   namespace: string;
   metric: string;
   dimensions: Array<{ Name: string; Value: unknown }>;
-  statistic: 'Sum' | 'Maximum';
+  statistic: 'Sum' | 'Maximum' | (typeof EXPOSURE_PERCENTILES)[number];
+  /** Fires above this value instead of on any count of 1 or more. */
+  above?: number;
 }
 
-/** Fires on any datapoint of 1 or more in five minutes; no data (nothing happened) is fine. */
+/** Fires on any datapoint of 1 or more (or above `above`) in five minutes; no data (nothing happened) is fine. */
 const alarm = (spec: AlarmSpec, prefix: string): CloudFormationResource => ({
   Type: 'AWS::CloudWatch::Alarm',
   Properties: {
@@ -80,12 +86,13 @@ const alarm = (spec: AlarmSpec, prefix: string): CloudFormationResource => ({
     Namespace: spec.namespace,
     MetricName: spec.metric,
     Dimensions: spec.dimensions,
-    Statistic: spec.statistic,
+    // Percentiles are extended statistics in CloudWatch.
+    ...(spec.statistic.startsWith('p') ? { ExtendedStatistic: spec.statistic } : { Statistic: spec.statistic }),
     Period: PERIOD,
     EvaluationPeriods: 1,
     DatapointsToAlarm: 1,
-    Threshold: 1,
-    ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+    Threshold: spec.above ?? 1,
+    ComparisonOperator: spec.above === undefined ? 'GreaterThanOrEqualToThreshold' : 'GreaterThanThreshold',
     TreatMissingData: 'notBreaching',
     AlarmActions: [ref(ALARM_TOPIC_ID)],
   },
@@ -96,13 +103,34 @@ const guardMetricAlarm = (id: string, name: string, metric: MetricName, descript
   dimensions: Object.entries(metricDimensions(serviceName)).map(([Name, Value]) => ({ Name, Value })),
 });
 
+/** The exposure alarm's threshold in seconds: a whole number above the settle delay (every fix waits that long). */
+export const exposureAlarmThreshold = (exposureAlarmSeconds: string, settleSeconds: string): number => {
+  const seconds = Number(exposureAlarmSeconds);
+  const settle = Number(settleSeconds);
+  if (!Number.isInteger(seconds) || seconds < 1 || seconds > 86_400) {
+    throw new ParamError(`exposureAlarmSeconds (param exposureAlarmSeconds) must be a whole number of seconds from 1 to 86400, got "${exposureAlarmSeconds}"`);
+  }
+  if (Number.isFinite(settle) && seconds <= settle) {
+    throw new ParamError(`exposureAlarmSeconds (param exposureAlarmSeconds) must be more than settleSeconds (${settle}): every fix waits the settle delay, so the alarm would always fire`);
+  }
+  return seconds;
+};
+
+export const EXPOSURE_ALARM_ID = 'ExposureWindowAlarm';
+
 const upperFirst = (text: string): string => text.charAt(0).toUpperCase() + text.slice(1);
 
-export const alarmSpecs = (serviceName: string): AlarmSpec[] => [
+export const alarmSpecs = (serviceName: string, exposureAlarmSeconds: number): AlarmSpec[] => [
   guardMetricAlarm('RemediationsFailedAlarm', 'remediations-failed', 'RemediationsFailed',
     'The guard could not bring a bucket into line (ERROR verdict or FAILED action). See the dashboard widget "Failures and their reasons".', serviceName),
   guardMetricAlarm('ForeignOrUnusableKeyAlarm', 'foreign-or-unusable-key', 'ForeignOrUnusableKeyBuckets',
     'A bucket\'s default encryption uses a KMS key of another account, or a disabled, deleted or unusable key (FOREIGN_OR_UNUSABLE_KEY). The guard never rewrites such a bucket: writers may be failing now.', serviceName),
+  {
+    ...guardMetricAlarm(EXPOSURE_ALARM_ID, 'exposure-window', 'ExposureWindow',
+      `Buckets stayed exposed too long: the p99 exposure window (CloudTrail event → verified fix) exceeded ${exposureAlarmSeconds} s (param exposureAlarmSeconds). See the dashboard's exposure widgets: a slow trail delivery, a backlog in the settle queue, or throttling.`, serviceName),
+    statistic: EXPOSURE_PERCENTILES[EXPOSURE_PERCENTILES.length - 1],
+    above: exposureAlarmSeconds * 1000,
+  },
   ...DEAD_LETTER_QUEUES.map((queue): AlarmSpec => ({
     id: `${queue.id}Alarm`, name: queue.alarm, namespace: 'AWS/SQS', metric: 'ApproximateNumberOfMessagesVisible', statistic: 'Maximum',
     description: `A message is waiting in the ${queue.label}: ${queue.means}. Inspect it, then redrive or delete it.`,
@@ -122,7 +150,7 @@ export const observabilityResources = (params: ObservabilityParams): Observabili
     throw new ParamError(`alarmEmail (param alarmEmail) must be one email address, got "${alarmEmail}"`);
   }
   const prefix = `${service}-${stage}`;
-  const specs = alarmSpecs(serviceName);
+  const specs = alarmSpecs(serviceName, exposureAlarmThreshold(params.exposureAlarmSeconds, params.settleSeconds));
 
   const resources: Record<string, CloudFormationResource> = {
     // Alarm notifications carry alarm metadata only. Not KMS-encrypted: CloudWatch cannot publish to a

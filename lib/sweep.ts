@@ -10,6 +10,7 @@ import { forEachLimit } from './concurrency';
 import type { SweepSettings } from './config';
 import type { Verdict } from './evaluate';
 import type { Action, Finding } from './finding';
+import type { WarningMemory } from './warning-memory';
 
 export interface SweepTotals {
   pages: number;
@@ -18,6 +19,10 @@ export interface SweepTotals {
   actions: Partial<Record<Action, number>>;
   /** Buckets whose evaluation failed (throttling, 5xx after retries): left for the next sweep or event. */
   retryLater: number;
+  /** Findings with each warning code, logged or not. */
+  warnings: Record<string, number>;
+  /** Findings logged (the others are only counted). */
+  logged: number;
   calls: CallCounts;
 }
 
@@ -50,6 +55,8 @@ export interface SweepDeps {
   enforce: (bucket: { name: string; region?: string }, sweepId: string) => Promise<Finding>;
   /** Counts (and, if `log`, logs) a finding. */
   record: (finding: Finding, log: boolean) => void;
+  /** The warning codes each bucket had at the previous sweep; absent: every warning counts as changed. */
+  warningMemory?: WarningMemory;
   retrying: (bucket: string, error: unknown) => void;
   /** After each page: flush metrics, so they are not held until the end. */
   pageDone: (totals: SweepTotals) => Promise<void>;
@@ -64,8 +71,25 @@ const MIN_RESERVE_MS = 60_000;
 
 export const newSweep = (sweepId: string, now: number): SweepState => ({
   sweepId, hop: 0, startedAt: now,
-  totals: { pages: 0, buckets: 0, verdicts: {}, actions: {}, retryLater: 0, calls: {} },
+  totals: emptyTotals(),
 });
+
+const emptyTotals = (): SweepTotals => ({ pages: 0, buckets: 0, verdicts: {}, actions: {}, retryLater: 0, warnings: {}, logged: 0, calls: {} });
+
+/** A finding's warning codes, sorted and unique: what the warning memory compares. */
+export const warningCodes = (finding: Finding): string =>
+  [...new Set(finding.violations.filter((v) => v.severity === 'warning').map((v) => v.code))].sort().join(',');
+
+/**
+ * Whether the sweep logs a finding: when it is not compliant, when the guard wrote (or failed to write),
+ * when its warnings differ from the previous sweep's (`undefined`: unknown, so a bucket with warnings is
+ * logged), or always with `logCompliant`. A report-only guardrail then costs one line per bucket once, not
+ * one every day.
+ */
+export const sweepLogs = (finding: Finding, previousCodes: string | undefined, logCompliant: boolean): boolean => {
+  const codes = warningCodes(finding);
+  return logCompliant || finding.verdict !== 'COMPLIANT' || finding.action !== 'NONE' || (previousCodes === undefined ? codes !== '' : previousCodes !== codes);
+};
 
 const increment = <K extends string>(counts: Partial<Record<K, number>>, key: K): void => {
   counts[key] = (counts[key] ?? 0) + 1;
@@ -77,10 +101,33 @@ const addCalls = (total: CallCounts, more: CallCounts): CallCounts => {
   return sum;
 };
 
+/** Counts and (when `sweepLogs` says so) logs a page's findings, and remembers warnings that changed. */
+const recordPage = async (findings: readonly Finding[], totals: SweepTotals, deps: SweepDeps): Promise<void> => {
+  const { logCompliant } = deps.settings;
+  const memory = logCompliant ? undefined : deps.warningMemory;
+  const previous = memory ? await memory.recall(findings.map((finding) => finding.bucket)) : new Map<string, string>();
+  const changed = new Map<string, string>();
+  for (const finding of findings) {
+    increment(totals.verdicts, finding.verdict);
+    increment(totals.actions, finding.action);
+    const codes = warningCodes(finding);
+    for (const code of codes ? codes.split(',') : []) increment(totals.warnings, code);
+    const log = sweepLogs(finding, previous.get(finding.bucket), logCompliant);
+    if (log) totals.logged += 1;
+    if (previous.get(finding.bucket) !== codes) changed.set(finding.bucket, codes);
+    deps.record(finding, log);
+  }
+  if (memory && changed.size > 0) await memory.remember(changed);
+};
+
 export const runSweep = async (state: SweepState, deps: SweepDeps): Promise<SweepOutcome> => {
   const runStarted = deps.now();
   const callsBefore = { ...deps.calls };
-  const totals: SweepTotals = { ...state.totals, verdicts: { ...state.totals.verdicts }, actions: { ...state.totals.actions } };
+  // Totals handed over by a run before this field existed lack it: start from the empty totals.
+  const totals: SweepTotals = {
+    ...emptyTotals(), ...state.totals,
+    verdicts: { ...state.totals.verdicts }, actions: { ...state.totals.actions }, warnings: { ...state.totals.warnings },
+  };
   let token = state.continuationToken;
   let slowestPageMs = 0;
 
@@ -106,13 +153,10 @@ export const runSweep = async (state: SweepState, deps: SweepDeps): Promise<Swee
     const pageStarted = deps.now();
     const { value: page, done } = await pages.next();
     if (done) break;
+    const findings: Finding[] = [];
     await forEachLimit(page.buckets, deps.settings.concurrency, async (bucket) => {
       try {
-        const finding = await deps.enforce(bucket, state.sweepId);
-        increment(totals.verdicts, finding.verdict);
-        increment(totals.actions, finding.action);
-        // A compliant bucket is logged only when asked, or when it carries warnings (report-only guardrails).
-        deps.record(finding, deps.settings.logCompliant || finding.verdict !== 'COMPLIANT' || finding.violations.length > 0);
+        findings.push(await deps.enforce(bucket, state.sweepId));
       } catch (error) {
         // Transient by contract (enforceBucket turns every other outcome into a finding): the bucket
         // waits for the next sweep or event; the rest of the page goes on.
@@ -120,6 +164,7 @@ export const runSweep = async (state: SweepState, deps: SweepDeps): Promise<Swee
         deps.retrying(bucket.name, error);
       }
     });
+    await recordPage(findings, totals, deps);
     totals.pages += 1;
     totals.buckets += page.buckets.length;
     token = page.nextToken;

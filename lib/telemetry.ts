@@ -8,9 +8,9 @@ import type { ViolationCode } from './evaluate';
 import { type Finding, FINDING_MESSAGE, IGNORED_MESSAGE } from './finding';
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { createFindingEventPublisher, type FindingEventPublisher } from './finding-events';
-import { type MetricName, METRICS_NAMESPACE, SERVICE_NAME } from './metric-names';
+import { type CountMetric, METRICS_NAMESPACE, SERVICE_NAME, type TimingMetric } from './metric-names';
 
-export { METRIC_DIMENSIONS, METRIC_NAMES, type MetricName, METRICS_NAMESPACE, SERVICE_NAME } from './metric-names';
+export { COUNT_METRICS, METRIC_DIMENSIONS, METRIC_NAMES, type MetricName, METRICS_NAMESPACE, SERVICE_NAME, TIMING_METRICS } from './metric-names';
 
 /** The violation that gets its own metric (and alarm): a bucket on a key the guard must not touch. */
 const FOREIGN_KEY: ViolationCode = 'FOREIGN_OR_UNUSABLE_KEY';
@@ -24,16 +24,23 @@ export const flushMetrics = (): void => {
 };
 
 /** The metrics one finding counts towards. */
-export const metricsFor = (finding: Pick<Finding, 'verdict' | 'action' | 'violations'>): MetricName[] => {
-  const names: MetricName[] = ['BucketsEvaluated'];
+export const metricsFor = (finding: Pick<Finding, 'verdict' | 'action' | 'violations' | 'trigger'>): CountMetric[] => {
+  const names: CountMetric[] = ['BucketsEvaluated'];
   if (finding.verdict === 'NONCOMPLIANT') names.push('NonCompliantBuckets');
   if (finding.verdict === 'EXEMPT') names.push('BucketsExempt');
   if (finding.action === 'REMEDIATED') names.push('BucketsRemediated');
   // Whatever the guard could not fix, flapping buckets it stopped changing included: the failure alarm.
   if (finding.action === 'FAILED' || finding.verdict === 'ERROR' || finding.violations.some((v) => v.code === 'FLAPPING')) names.push('RemediationsFailed');
   if (finding.violations.some((violation) => violation.code === FOREIGN_KEY)) names.push('ForeignOrUnusableKeyBuckets');
+  if (finding.trigger.type === 'sweep' && finding.verdict === 'NONCOMPLIANT') names.push('SweepCatches');
   return names;
 };
+
+/** The durations one finding reports (milliseconds): its exposure window, when it has one. */
+export const timingsFor = (finding: Pick<Finding, 'detectedAfterMs' | 'exposureMs'>): Array<[TimingMetric, number]> => [
+  ...(finding.detectedAfterMs !== undefined ? [['DetectionLag', finding.detectedAfterMs] as [TimingMetric, number]] : []),
+  ...(finding.exposureMs !== undefined ? [['ExposureWindow', finding.exposureMs] as [TimingMetric, number]] : []),
+];
 
 export interface FindingSink {
   /** Counts the finding in the metrics, keeps it for publishing if it needs attention, and logs it unless `log` is false. */
@@ -52,6 +59,7 @@ export interface FindingSink {
 export const createTelemetrySink = (events?: FindingEventPublisher): FindingSink => ({
   finding(finding, logIt = true) {
     for (const name of metricsFor(finding)) metrics.addMetric(name, MetricUnit.Count, 1);
+    for (const [name, ms] of timingsFor(finding)) metrics.addMetric(name, MetricUnit.Milliseconds, ms);
     events?.add(finding);
     if (!logIt) return;
     const log = finding.verdict === 'ERROR' || finding.action === 'FAILED' ? logger.error.bind(logger)

@@ -19,6 +19,7 @@ export const testGuard = (config: GuardConfig): Guard => {
     homeRegion: REGION,
     lambda: clients.lambda,
     events: clients.events,
+    dynamodb: clients.dynamodb,
     calls: clients.calls,
   };
 };

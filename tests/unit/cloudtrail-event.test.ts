@@ -82,7 +82,7 @@ describe('the sample events in events/', () => {
       const event = sample(file);
       expect(parse(event)).toEqual({
         ok: true,
-        trigger: { bucket, region: 'us-east-1', eventName, eventId: event.detail.eventID, actor },
+        trigger: { bucket, region: 'us-east-1', eventName, eventId: event.detail.eventID, actor, eventTime: new Date(event.detail.eventTime).toISOString() },
       });
     });
   });
@@ -379,6 +379,25 @@ describe('malformed input never throws and never names a bucket', () => {
       expect(reasonOf(parse(event))).toBe('directory buckets (s3express) are out of scope');
       const upper = variant('tag-resource.json', (e) => { e.detail.requestParameters.resourceArn = 'arn:aws:s3:::Not_A_Bucket'; });
       expect(reasonOf(parse(upper))).toBe('bucket name has characters S3 does not allow');
+    });
+  });
+
+  describe('event time (the start of the exposure window)', () => {
+    const eventTimeOf = (eventTime: unknown): string | undefined => {
+      const result = parse(variant('create-bucket.json', (e) => { e.detail.eventTime = eventTime; }));
+      if (!result.ok) throw new Error(result.reason);
+      return result.trigger.eventTime;
+    };
+
+    it('keeps CloudTrail\'s eventTime as ISO 8601 UTC, with milliseconds', () => {
+      expect(eventTimeOf('2026-03-02T09:14:06Z')).toBe('2026-03-02T09:14:06.000Z');
+      expect(eventTimeOf('2026-03-02T10:14:06+01:00')).toBe('2026-03-02T09:14:06.000Z');
+    });
+
+    it('leaves out a missing, unparseable or implausibly long eventTime: the event is still handled, without exposure figures', () => {
+      for (const eventTime of [undefined, '', 'yesterday', 42, { at: 'now' }, `2026-03-02T09:14:06Z${' '.repeat(80)}`]) {
+        expect(eventTimeOf(eventTime)).toBeUndefined();
+      }
     });
   });
 

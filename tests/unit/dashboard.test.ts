@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { dashboardBody, type DashboardRefs, field, FINDING_KEY, guardMetric, logWidgetQuery, metricDimensions, SAVED_QUERIES } from '../../lib/dashboard';
 import type { Finding } from '../../lib/finding';
 import { FINDING_MESSAGE } from '../../lib/finding';
-import { METRIC_DIMENSIONS, METRIC_NAMES, METRICS_NAMESPACE, metrics, metricsFor, SERVICE_NAME, createTelemetrySink } from '../../lib/telemetry';
+import { COUNT_METRICS, METRIC_DIMENSIONS, METRIC_NAMES, METRICS_NAMESPACE, metrics, metricsFor, SERVICE_NAME, createTelemetrySink, TIMING_METRICS } from '../../lib/telemetry';
 import { captureLogLines, fieldsOfQuery, type LogLine, missingFields, SAMPLE_FINDINGS } from '../finding-log-lines';
 
 const REFS: DashboardRefs = {
@@ -105,10 +105,22 @@ describe('the dashboard body', () => {
   const rows = (widget: { properties: Record<string, unknown> }) => widget.properties.metrics as Array<Array<string | object>>;
 
   it('has one metric widget per guard metric, naming the namespace, the metric and exactly its dimensions', () => {
-    const guardRows = ofType('metric').flatMap(rows).filter((row) => row[0] === METRICS_NAMESPACE);
-    expect(guardRows.map((row) => row[1])).toEqual([...METRIC_NAMES]);
-    for (const row of guardRows) expect(row).toEqual(guardMetric(row[1] as (typeof METRIC_NAMES)[number], REFS.serviceName));
-    for (const row of guardRows) expect(row.slice(2)).toEqual(['service', 's3-encryption-guard']);
+    const guardWidgets = ofType('metric').filter((widget) => rows(widget).some((row) => row[0] === METRICS_NAMESPACE));
+    expect(guardWidgets.map((widget) => rows(widget)[0][1]).sort()).toEqual([...METRIC_NAMES].sort());
+    for (const row of guardWidgets.flatMap(rows)) {
+      expect(row.slice(0, 4)).toEqual(guardMetric(row[1] as (typeof METRIC_NAMES)[number], REFS.serviceName));
+      expect(row.slice(2, 4)).toEqual(['service', 's3-encryption-guard']);
+    }
+  });
+
+  it('sums the counts, and shows the exposure figures as p50, p90 and p99 with the sweep\'s catches beside them', () => {
+    const widgetOf = (name: string) => ofType('metric').find((widget) => rows(widget)[0][1] === name)!;
+    for (const name of COUNT_METRICS) expect(widgetOf(name).properties.stat).toBe('Sum');
+    for (const name of TIMING_METRICS) {
+      expect(rows(widgetOf(name)).map((row) => row[4])).toEqual([{ stat: 'p50', label: 'p50' }, { stat: 'p90', label: 'p90' }, { stat: 'p99', label: 'p99' }]);
+    }
+    const exposureRow = new Set([...TIMING_METRICS, 'SweepCatches'].map((name) => widgetOf(name).y));
+    expect(exposureRow.size).toBe(1);
   });
 
   it('queries the given log groups in every log widget, with the saved queries', () => {

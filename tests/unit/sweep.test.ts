@@ -4,7 +4,8 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { createSweepHandler, handler, type SweepRuntime } from '../../handlers/sweep';
 import type { BucketPage } from '../../lib/bucket-state';
 import type { Finding } from '../../lib/finding';
-import { newSweep, runSweep, type SweepDeps, type SweepOutcome, type SweepState } from '../../lib/sweep';
+import { newSweep, runSweep, type SweepDeps, type SweepOutcome, type SweepState, sweepLogs } from '../../lib/sweep';
+import type { WarningMemory } from '../../lib/warning-memory';
 import type { FindingSink } from '../../lib/telemetry';
 import { s3Error, testGuard } from './aws-mocks';
 import { ACCOUNT, config, REGION } from './fixtures';
@@ -62,7 +63,7 @@ describe('runSweep', () => {
     expect(recorded.map((r) => r.finding.bucket).sort()).toEqual(['a', 'b', 'c', 'd', 'e']);
   });
 
-  it('logs only findings that are not compliant or carry warnings, unless SWEEP_LOG_COMPLIANT, and counts them all', async () => {
+  it('without a warning memory, logs only findings that are not compliant or carry warnings, unless SWEEP_LOG_COMPLIANT, and counts them all', async () => {
     const { list } = listing(['a', 'b', 'c']);
     const run = async (logCompliant: boolean) => {
       const { sweepDeps, recorded } = deps(list, {
@@ -76,6 +77,77 @@ describe('runSweep', () => {
     };
     expect(await run(false)).toEqual(['a:true', 'b:false', 'c:true']);
     expect(await run(true)).toEqual(['a:true', 'b:true', 'c:true']);
+  });
+
+  describe('with the warning memory (logs that scale)', () => {
+    const warned = (bucket: string, ...codes: Array<'TLS_NOT_REQUIRED' | 'PUBLIC_ACCESS_NOT_BLOCKED' | 'KEY_ROTATION_DISABLED'>): Finding =>
+      ({ ...finding(bucket), violations: codes.map((code) => ({ code, severity: 'warning' as const, detail: 'report only' })) });
+    /** An in-memory WarningMemory that records what it was asked. */
+    const memoryOf = (remembered: Record<string, string>) => {
+      const store = new Map(Object.entries(remembered));
+      const asked: string[][] = [];
+      const memory: WarningMemory = {
+        recall: async (buckets) => { asked.push([...buckets]); return new Map(buckets.map((b) => [b, store.get(b) ?? ''])); },
+        remember: async (codes) => { for (const [b, c] of codes) if (c) store.set(b, c); else store.delete(b); },
+      };
+      return { memory, store, asked };
+    };
+
+    it('logs a compliant bucket only when its warnings changed since the last sweep, and remembers the new ones', async () => {
+      const { list } = listing(['same', 'new', 'gone', 'quiet', 'fixed']);
+      const { memory, store } = memoryOf({ same: 'PUBLIC_ACCESS_NOT_BLOCKED,TLS_NOT_REQUIRED', gone: 'TLS_NOT_REQUIRED', fixed: 'TLS_NOT_REQUIRED' });
+      const byName: Record<string, Finding> = {
+        same: warned('same', 'TLS_NOT_REQUIRED', 'PUBLIC_ACCESS_NOT_BLOCKED'),
+        new: warned('new', 'KEY_ROTATION_DISABLED'),
+        gone: finding('gone'),
+        quiet: finding('quiet'),
+        fixed: { ...warned('fixed', 'TLS_NOT_REQUIRED'), verdict: 'NONCOMPLIANT', action: 'REMEDIATED' },
+      };
+      const { sweepDeps, recorded } = deps(list, { settings: { pageSize: 5, concurrency: 2, maxHops: 5, logCompliant: false }, warningMemory: memory, enforce: async (bucket) => byName[bucket.name] });
+      const summary = summaryOf(await runSweep(newSweep('s', 0), sweepDeps));
+      expect(recorded.map((r) => `${r.finding.bucket}:${r.logged}`).sort()).toEqual(['fixed:true', 'gone:true', 'new:true', 'quiet:false', 'same:false']);
+      expect(Object.fromEntries(store)).toEqual({ same: 'PUBLIC_ACCESS_NOT_BLOCKED,TLS_NOT_REQUIRED', new: 'KEY_ROTATION_DISABLED', fixed: 'TLS_NOT_REQUIRED' });
+      expect(summary).toMatchObject({ logged: 3, warnings: { TLS_NOT_REQUIRED: 2, PUBLIC_ACCESS_NOT_BLOCKED: 1, KEY_ROTATION_DISABLED: 1 } });
+    });
+
+    it('logs nothing per bucket on a second sweep of the same warnings, but still counts every warning code', async () => {
+      const names = Array.from({ length: 300 }, (_, i) => `b${i}`);
+      const { list } = listing(names.slice(0, 100), names.slice(100, 200), names.slice(200));
+      const { memory, asked } = memoryOf({});
+      const sweep = async () => {
+        const { sweepDeps, recorded } = deps(list, { settings: { pageSize: 100, concurrency: 8, maxHops: 5, logCompliant: false }, warningMemory: memory, enforce: async (bucket) => warned(bucket.name, 'TLS_NOT_REQUIRED', 'PUBLIC_ACCESS_NOT_BLOCKED') });
+        return { summary: summaryOf(await runSweep(newSweep('s', 0), sweepDeps)), logged: recorded.filter((r) => r.logged).length };
+      };
+      expect(await sweep()).toMatchObject({ logged: 300, summary: { logged: 300 } });
+      expect(await sweep()).toEqual({ logged: 0, summary: expect.objectContaining({ logged: 0, buckets: 300, warnings: { TLS_NOT_REQUIRED: 300, PUBLIC_ACCESS_NOT_BLOCKED: 300 } }) });
+      expect(asked.map((batch) => batch.length)).toEqual([100, 100, 100, 100, 100, 100]); // one recall per page
+    });
+
+    it('does not consult the memory with SWEEP_LOG_COMPLIANT: everything is logged anyway', async () => {
+      const { list } = listing(['a', 'b']);
+      const { memory, asked } = memoryOf({});
+      const { sweepDeps, recorded } = deps(list, { settings: { pageSize: 2, concurrency: 2, maxHops: 5, logCompliant: true }, warningMemory: memory });
+      await runSweep(newSweep('s', 0), sweepDeps);
+      expect(recorded.every((r) => r.logged)).toBe(true);
+      expect(asked).toEqual([]);
+    });
+  });
+
+  describe('sweepLogs', () => {
+    const tls = { code: 'TLS_NOT_REQUIRED' as const, severity: 'warning' as const, detail: 'd' };
+    it.each([
+      ['a non-compliant finding', { ...finding('x', 'NONCOMPLIANT', 'SKIPPED') }, '', true],
+      ['an exempt finding', { ...finding('x', 'EXEMPT') }, '', true],
+      ['a write (even a failed one)', { ...finding('x', 'COMPLIANT', 'FAILED') }, '', true],
+      ['unchanged warnings', { ...finding('x'), violations: [tls] }, 'TLS_NOT_REQUIRED', false],
+      ['new warnings', { ...finding('x'), violations: [tls] }, '', true],
+      ['warnings that went away', finding('x'), 'TLS_NOT_REQUIRED', true],
+      ['warnings when the memory could not be read', { ...finding('x'), violations: [tls] }, undefined, true],
+      ['no warnings when the memory could not be read', finding('x'), undefined, false],
+    ] as const)('%s: logged %s', (_what, f, previous, logged) => {
+      expect(sweepLogs(f as Finding, previous, false)).toBe(logged);
+      expect(sweepLogs(f as Finding, previous, true)).toBe(true);
+    });
   });
 
   it('flushes metrics after every page, not only at the end', async () => {
