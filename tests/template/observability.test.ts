@@ -117,10 +117,18 @@ describe('observability in the packaged template (default params)', () => {
 
     it('charts exactly the metrics the code emits, with exactly the dimensions Powertools gives them', () => {
       const guardRows = metricRows().filter((row) => row[0] === METRICS_NAMESPACE);
-      expect(guardRows.map((row) => row[1]).sort()).toEqual([...METRIC_NAMES].sort());
+      expect([...new Set(guardRows.map((row) => row[1]))].sort()).toEqual([...METRIC_NAMES].sort());
       const expectedDimensions = METRIC_DIMENSIONS.flatMap((name) => [name, serviceDimension()]);
       expect(expectedDimensions).toEqual(['service', 's3-encryption-guard']);
-      for (const row of guardRows) expect(row.slice(2)).toEqual(expectedDimensions);
+      for (const row of guardRows) expect(row.slice(2, 4)).toEqual(expectedDimensions);
+    });
+
+    it('shows the exposure window as p50, p90 and p99, with the sweep\'s catches beside it', () => {
+      const widgetOf = (metric: string): Json => single(widgets('metric').filter((widget) => (widget.properties.metrics as unknown[][]).some((row) => row[0] === METRICS_NAMESPACE && row[1] === metric)), `widget of ${metric}`);
+      for (const metric of ['DetectionLag', 'ExposureWindow']) {
+        expect((widgetOf(metric).properties.metrics as unknown[][]).map((row) => (row[4] as Json).stat)).toEqual(['p50', 'p90', 'p99']);
+      }
+      expect(new Set(['DetectionLag', 'ExposureWindow', 'SweepCatches'].map((metric) => widgetOf(metric).y)).size).toBe(1);
     });
 
     it('queries the log groups of the stack\'s own functions in every log widget', () => {
@@ -179,9 +187,18 @@ describe('observability in the packaged template (default params)', () => {
     it('all notify the SNS topic, on the first datapoint, and stay quiet without data', () => {
       expect(alarms().length).toBeGreaterThan(0);
       expect(notifying().length).toBe(alarms().length);
-      for (const [, alarm] of alarms()) {
-        expect(alarm.Properties).toMatchObject({ Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold', EvaluationPeriods: 1, TreatMissingData: 'notBreaching' });
+      for (const [, alarm] of alarms()) expect(alarm.Properties).toMatchObject({ EvaluationPeriods: 1, DatapointsToAlarm: 1, TreatMissingData: 'notBreaching' });
+      // Counts fire on any occurrence; the exposure alarm on a duration (below).
+      for (const [, alarm] of alarms().filter(([, candidate]) => candidate.Properties.MetricName !== 'ExposureWindow')) {
+        expect(alarm.Properties).toMatchObject({ Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold' });
       }
+    });
+
+    it('fire when the p99 exposure window exceeds exposureAlarmSeconds (default 900 s)', () => {
+      const alarm = guardMetricAlarm('ExposureWindow');
+      expect(alarm.Properties).toMatchObject({ ExtendedStatistic: 'p99', Threshold: 900_000, ComparisonOperator: 'GreaterThanThreshold', Period: 300 });
+      expect(alarm.Properties).not.toHaveProperty('Statistic');
+      expect(alarm.Properties.Dimensions).toEqual(METRIC_DIMENSIONS.map((name) => ({ Name: name, Value: serviceDimension() })));
     });
 
     const guardMetricAlarm = (metric: string): any => single(alarms().filter(([, alarm]) => alarm.Properties.Namespace === METRICS_NAMESPACE && alarm.Properties.MetricName === metric), `alarm on ${metric}`)[1];
@@ -228,13 +245,21 @@ describe('observability with other params', () => {
   beforeAll(() => { service = stageService(); });
   afterAll(() => service?.remove());
 
-  it('with alarmEmail subscribes that address to the alarm topic, keeps logs logRetentionDays days, and still passes cfn-lint', async () => {
-    const { template, templatePath } = expectPackaged(await packageService(service, { alarmEmail: 'security-team@example.com', logRetentionDays: '30' }));
+  it('with alarmEmail subscribes that address to the alarm topic, keeps logs logRetentionDays days, alarms at exposureAlarmSeconds, and still passes cfn-lint', async () => {
+    const { template, templatePath } = expectPackaged(await packageService(service, { alarmEmail: 'security-team@example.com', logRetentionDays: '30', exposureAlarmSeconds: '300' }));
+    const [, exposure] = single(resourcesOfType(template, 'AWS::CloudWatch::Alarm').filter(([, alarm]) => alarm.Properties.MetricName === 'ExposureWindow'), 'exposure alarm');
+    expect(exposure.Properties.Threshold).toBe(300_000);
     const [topicId] = single(resourcesOfType(template, 'AWS::SNS::Topic'), 'SNS topic');
     const [, subscription] = single(resourcesOfType(template, 'AWS::SNS::Subscription'), 'subscription');
     expect(subscription.Properties).toEqual({ TopicArn: { Ref: topicId }, Protocol: 'email', Endpoint: 'security-team@example.com' });
     for (const [, group] of resourcesOfType(template, 'AWS::Logs::LogGroup')) expect(group.Properties.RetentionInDays).toBe(30);
     expectLintClean(templatePath);
+  }, CLI_TIMEOUT);
+
+  it('refuses an exposureAlarmSeconds within the settle delay (the alarm would always fire), naming the param', async () => {
+    const packaged = await packageService(service, { exposureAlarmSeconds: '60', settleSeconds: '60' });
+    expect(packaged.result.status).not.toBe(0);
+    expect(`${packaged.result.stdout}${packaged.result.stderr}`).toMatch(/exposureAlarmSeconds \(param exposureAlarmSeconds\) must be more than settleSeconds \(60\)/);
   }, CLI_TIMEOUT);
 
   it('refuses an alarmEmail that is not one address, naming the param', async () => {
