@@ -5,6 +5,7 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { type ParsedEvent, parseBucketEvent } from '../lib/cloudtrail-event';
+import { explainCredentials } from '../lib/credentials-hint';
 import { enforceBucket } from '../lib/enforce';
 import type { Finding } from '../lib/finding';
 import { createGuard, type Guard } from '../lib/guard';
@@ -29,7 +30,7 @@ const parseBody = (record: SQSRecord): unknown => {
 
 export const createBucketEventHandler = (guard: Guard, sink: FindingSink) => {
   return async (event: unknown, context?: Partial<Context>): Promise<SQSBatchResponse | BareEventResult> => {
-    const accountId = await guard.accountOf(context);
+    const accountId = await guard.accountOf(context).catch((error: unknown) => { throw explainCredentials(error); });
     // Events of one batch about the same bucket (CreateBucket, then tagging, ...) are evaluated once.
     const inFlight = new Map<string, Promise<Finding>>();
     const handle = async (parsed: ParsedEvent): Promise<BareEventResult> => {

@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
 import { listBucketPages } from '../lib/bucket-state';
+import { explainCredentials } from '../lib/credentials-hint';
 import { enforceBucket } from '../lib/enforce';
 import { isObject, type Json } from '../lib/json';
 import { lambdaSdk } from '../lib/sdk';
@@ -43,7 +44,7 @@ export interface SweepRuntime {
 
 export const createSweepHandler = (guard: Guard, sink: FindingSink, runtime: SweepRuntime) =>
   async (event: unknown, context: Partial<Context> = {}): Promise<SweepOutcome | { ignored: string }> => {
-    const accountId = await guard.accountOf(context);
+    const accountId = await guard.accountOf(context).catch((error: unknown) => { throw explainCredentials(error); });
     const now = Date.now;
     let state: SweepState;
     if (isObject(event) && 'sweep' in event) {

@@ -14,8 +14,6 @@ import type { Finding, RuleView } from '../lib/finding';
 import { emulatorEnv, startEmulator } from './emulator';
 
 const REGION = 'us-east-1';
-// The pinned SDK supports this Node; its notice about future SDK releases would only clutter the demo.
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 interface DemoBucket {
   name: string;

@@ -3,7 +3,7 @@
  * `.emulator/moto.pid`, stopped by that PID. By hand: `npm run emulator` (Ctrl-C stops it).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, openSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 
@@ -15,6 +15,25 @@ export interface Emulator {
 
 export const STATE_DIR = join(__dirname, '..', '.emulator');
 const PYTHON = process.env.PYTHON ?? 'python3';
+
+/** The log is kept to this size across runs: past it, the next start moves it to moto.log.1 (replacing the older one). */
+export const LOG_ROTATE_BYTES = 5 * 1024 * 1024;
+
+/**
+ * Opens the emulator's log for appending, rotating it first when it has grown past `limit`. Emulators
+ * running at the same time share the file; one that still writes to the rotated file only fills moto.log.1.
+ */
+export const openLog = (dir: string, limit = LOG_ROTATE_BYTES): number => {
+  const path = join(dir, 'moto.log');
+  let size = 0;
+  try {
+    size = statSync(path).size;
+  } catch {
+    // no log yet
+  }
+  if (size > limit) renameSync(path, `${path}.1`);
+  return openSync(path, 'a');
+};
 
 const INSTALL_HINT = 'install the emulator with: python3 -m pip install -r requirements-dev.txt (needs Python 3.9+; moto[server] 5.2.x)';
 
@@ -55,7 +74,7 @@ export const startEmulator = async (): Promise<Emulator> => {
   mkdirSync(STATE_DIR, { recursive: true });
   const port = await freePort();
   const endpoint = `http://127.0.0.1:${port}`;
-  const log = openSync(join(STATE_DIR, 'moto.log'), 'a');
+  const log = openLog(STATE_DIR);
   const child = spawn(PYTHON, [join(__dirname, 'moto-server.py'), '127.0.0.1', String(port)], { stdio: ['ignore', log, log] });
   if (child.pid === undefined) throw new Error(`could not start ${PYTHON} scripts/moto-server.py`);
   const pid = child.pid;

@@ -7,8 +7,6 @@ import { emulatorEnv, startEmulator } from './emulator';
 import { emulatorS3, seedFleet } from './fleet';
 import type { SweepOutcome } from '../lib/sweep';
 
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-
 const main = async (): Promise<void> => {
   const count = Number(process.argv[2] ?? 50);
   if (!Number.isInteger(count) || count < 1) throw new Error(`usage: npm run sweep:local -- <number of buckets>, got "${process.argv[2]}"`);
