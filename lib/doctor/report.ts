@@ -21,14 +21,14 @@ const wrap = (text: string, width: number): string[] => {
 export const toTable = (report: DoctorReport, columns = 120): string => {
   const idWidth = Math.max(5, ...report.checks.map((check) => check.id.length));
   const detailWidth = Math.max(40, columns - idWidth - 10);
-  const row = (check: Pick<Check, 'status' | 'id' | 'detail'>): string => wrap(check.detail, detailWidth)
-    .map((text, index) => (index === 0 ? `${check.status.padEnd(6)}${check.id.padEnd(idWidth + 2)}${text}` : `${' '.repeat(idWidth + 8)}${text}`))
+  const row = (check: Pick<Check, 'id' | 'detail'> & { status: string }): string => wrap(check.detail, detailWidth)
+    .map((text, index) => (index === 0 ? `${check.status.padEnd(7)}${check.id.padEnd(idWidth + 2)}${text}` : `${' '.repeat(idWidth + 9)}${text}`))
     .join('\n');
   const counts = (['PASS', 'WARN', 'FAIL'] as const).map((status) => `${report.checks.filter((check) => check.status === status).length} ${status}`).join(', ');
   return [
     `Doctor: stack ${report.stack}, account ${report.account}, region ${report.region}`,
     '',
-    row({ status: 'PASS', id: 'CHECK', detail: 'DETAIL (what to do)' }).replace(/^PASS  /, 'STATUS'),
+    row({ status: 'STATUS', id: 'CHECK', detail: 'DETAIL (and what to do)' }),
     ...report.checks.map(row),
     '',
     counts,
