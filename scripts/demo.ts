@@ -1,17 +1,22 @@
 /**
  * `npm run demo`: the guard's main job on a laptop. Starts the local emulator, creates a customer
  * managed key and a small fleet of buckets in different states, delivers each bucket's CloudTrail event
- * to the real `enforceBucket` handler (real SDK clients), prints what it found and did, and stops the
- * emulator. Account mode: SSE_KMS_CUSTOMER_MANAGED with the demo key.
+ * to the real `enforceBucket` handler (real SDK clients), prints what it found and did, then deploys the
+ * packaged stack to the emulator and runs `npm run doctor` against it, and stops the emulator. Account
+ * mode: SSE_KMS_CUSTOMER_MANAGED with the demo key.
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { CloudTrailClient, CreateTrailCommand, StartLoggingCommand } from '@aws-sdk/client-cloudtrail';
 import { CreateKeyCommand, DisableKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { CreateBucketCommand, PutBucketEncryptionCommand, PutBucketTaggingCommand, S3Client, type ServerSideEncryptionByDefault } from '@aws-sdk/client-s3';
 import type { BareEventResult } from '../handlers/bucket-event';
 import type { Finding, RuleView } from '../lib/finding';
+import { VIOLATION_TEXT } from '../lib/violation-text';
+import { main as doctor } from './doctor';
 import { emulatorEnv, startEmulator } from './emulator';
+import { deployToEmulator } from './emulator-stack';
 
 const REGION = 'us-east-1';
 
@@ -110,15 +115,15 @@ const main = async (): Promise<void> => {
 
     const findings = await deliver();
     console.log(table([
-      ['bucket', 'required mode', 'before', 'verdict', 'action', 'after', 'why'],
+      ['bucket', 'required mode', 'found', 'verdict', 'action', 'now', 'what was wrong (finding code)'],
       ...findings.map((f) => [
         f.bucket,
         f.mode ? `${f.mode}${f.modeSource === 'tag' ? ' (tag)' : ''}` : '—',
         describeRule(f.before, keyNames),
         f.verdict,
         f.action,
-        f.action === 'REMEDIATED' ? [describeRule(f.after ?? f.before, keyNames), f.policyAfter ? '+ policy' : ''].filter(Boolean).join(' ') : '',
-        f.violations.filter((v) => v.severity === 'violation').map((v) => v.code).join(', ') || f.exemptReason || '',
+        f.action === 'REMEDIATED' ? [describeRule(f.after ?? f.before, keyNames), f.policyAfter ? '+ policy statement' : ''].filter(Boolean).join(' ') : 'unchanged',
+        f.violations.filter((v) => v.severity === 'violation').map((v) => `${VIOLATION_TEXT[v.code]} (${v.code})`).join('; ') || f.exemptReason || '',
       ]),
     ]));
 
@@ -135,6 +140,19 @@ const main = async (): Promise<void> => {
 
     const example = findings.find((f) => f.bucket === 'demo-team-key');
     console.log(`\nEach evaluation is logged as one finding (message "bucket evaluated"), e.g.:\n${JSON.stringify(example, null, 2)}`);
+
+    // The doctor needs the deployed stack and the account's trail: both made here, on the emulator.
+    console.log('\nDeploying the packaged stack to the emulator for the doctor (serverless package, then CloudFormation; about 15 s)…');
+    const stack = await deployToEmulator({ endpoint: emulator.endpoint, region: REGION, stage: 'dev', params: { encryptionMode: 'SSE_KMS_CUSTOMER_MANAGED', kmsKeyArn: orgKey } });
+    await s3.send(new CreateBucketCommand({ Bucket: 'demo-account-trail-logs' }));
+    const cloudtrail = new CloudTrailClient({ region: REGION, endpoint: emulator.endpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+    await cloudtrail.send(new CreateTrailCommand({ Name: 'account-trail', S3BucketName: 'demo-account-trail-logs', IsMultiRegionTrail: true }));
+    await cloudtrail.send(new StartLoggingCommand({ Name: 'account-trail' }));
+    console.log(`Stack ${stack.stackName} created (the emulator cannot create ${stack.left.length} resources: alarms, dashboard, saved queries, policies).`);
+    console.log(`\n$ AWS_ENDPOINT_URL=${emulator.endpoint} npm run doctor -- --region ${REGION}\n`);
+    const code = await doctor(['--region', REGION], { ...process.env, ...env }, (text) => console.log(text));
+    console.log(`\nThe doctor exited ${code}: ${code === 0 ? 'nothing FAILs' : 'something FAILs'}. On the emulator, "who would break" cannot run (no iam:SimulatePrincipalPolicy) and the organisation key has rotation off: both WARN.`);
+    if (code !== 0) process.exitCode = 1;
     console.log(`\nDone in ${((Date.now() - started) / 1000).toFixed(1)} s. Run \`DEMO_LOGS=true npm run demo\` to see the log lines too.`);
   } finally {
     await emulator.stop();

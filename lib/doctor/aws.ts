@@ -16,7 +16,7 @@ import {
 import { ListBucketsCommand, S3Client } from '@aws-sdk/client-s3';
 import { SQSClient, GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
-import { errorMessage, errorName } from '../aws-errors';
+import { errorMessage, errorName, httpStatus } from '../aws-errors';
 import { forEachLimit } from '../concurrency';
 import type { KeyFacts } from '../key-checks';
 import { createKeyLookup } from '../key-lookup';
@@ -72,7 +72,12 @@ export const createDoctorClients = ({ region, profile, endpoint }: ClientOptions
 };
 
 export type Read<T> = T | { error: string };
-export const describeError = (error: unknown): string => `${errorName(error)}: ${errorMessage(error).slice(0, 200)}`;
+/** An error in one short line: its name, HTTP status, and the first line of its message. */
+export const describeError = (error: unknown): string => {
+  const status = httpStatus(error);
+  const message = errorMessage(error).split('\n')[0].slice(0, 160);
+  return `${errorName(error)}${status ? ` (HTTP ${status})` : ''}: ${message}`;
+};
 const attempt = async <T>(read: () => Promise<T>): Promise<Read<T>> => {
   try {
     return await read();

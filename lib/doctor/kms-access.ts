@@ -157,4 +157,4 @@ export const kmsAccessCheck = (input: KmsAccessInput): Check => {
 };
 
 export const kmsAccessNotRun = (reason: string): Check =>
-  warn('kms-access', `who would break could not be run (${reason}): run the doctor with credentials that may call iam:SimulatePrincipalPolicy, iam:ListRoles and iam:ListUsers`);
+  warn('kms-access', `who would break could not be run (${reason}); it needs iam:ListRoles, iam:ListUsers and iam:SimulatePrincipalPolicy (the local emulator has no SimulatePrincipalPolicy)`);

@@ -18,12 +18,19 @@ const wrap = (text: string, width: number): string[] => {
   return [...lines, line];
 };
 
+/** Ids longer than this (a key's ARN) get a line of their own, so the details keep their width. */
+const ID_COLUMN = 14;
+
 export const toTable = (report: DoctorReport, columns = 120): string => {
-  const idWidth = Math.max(5, ...report.checks.map((check) => check.id.length));
-  const detailWidth = Math.max(40, columns - idWidth - 10);
-  const row = (check: Pick<Check, 'id' | 'detail'> & { status: string }): string => wrap(check.detail, detailWidth)
-    .map((text, index) => (index === 0 ? `${check.status.padEnd(7)}${check.id.padEnd(idWidth + 2)}${text}` : `${' '.repeat(idWidth + 9)}${text}`))
-    .join('\n');
+  const idWidth = Math.min(ID_COLUMN, Math.max(5, ...report.checks.map((check) => check.id.length)));
+  const indent = ' '.repeat(idWidth + 9);
+  const detailWidth = Math.max(40, columns - indent.length);
+  const row = (check: Pick<Check, 'id' | 'detail'> & { status: string }): string => {
+    const lines = wrap(check.detail, detailWidth);
+    const head = `${check.status.padEnd(7)}${check.id.padEnd(idWidth + 2)}`;
+    return (check.id.length > idWidth ? [head.trimEnd(), ...lines.map((text) => `${indent}${text}`)]
+      : lines.map((text, index) => (index === 0 ? `${head}${text}` : `${indent}${text}`))).join('\n');
+  };
   const counts = (['PASS', 'WARN', 'FAIL'] as const).map((status) => `${report.checks.filter((check) => check.status === status).length} ${status}`).join(', ');
   return [
     `Doctor: stack ${report.stack}, account ${report.account}, region ${report.region}`,

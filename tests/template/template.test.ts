@@ -5,6 +5,7 @@
  * with a message naming the variable, and the optional trail packages and lints.
  */
 import { TRIGGER_EVENT_NAMES } from '../../lib/cloudtrail-event';
+import { DEAD_LETTER_QUEUES, ENFORCE_FUNCTION_ID, RULE_ID, SETTLE_QUEUE_ID } from '../../lib/doctor/stack';
 import { asArray, packageService, type StagedService, stageService, targetOf, type Template, expectLintClean, expectPackaged, resourcesOfType, single } from './serverless-cli';
 
 const CLI_TIMEOUT = 180_000;
@@ -228,6 +229,19 @@ describe('packaged template (serverless package, default params)', () => {
       expect(kmsResources.length).toBeGreaterThan(0);
       for (const resource of kmsResources) expect(resource).toMatch(KEY_ARN);
     });
+  });
+
+  it('has the resources the doctor reads under the logical ids it looks for', () => {
+    expect(bucketEventsRule(template)[0]).toBe(RULE_ID);
+    expect(enforceFunction(template)[0]).toBe(ENFORCE_FUNCTION_ID);
+    for (const id of [SETTLE_QUEUE_ID, ...DEAD_LETTER_QUEUES.map((queue) => queue.id)]) expect(template.Resources[id]?.Type).toBe('AWS::SQS::Queue');
+    expect(resourcesOfType(template, 'AWS::Lambda::EventSourceMapping')).toHaveLength(1);
+  });
+
+  it('lets only the sweep read and write its warning memory in the flap-ledger table, in batches', () => {
+    const actionsOf = (role: string) => roleStatements(template, role).flatMap((statement) => asArray<string>(statement.Action));
+    expect(actionsOf(SWEEP_ROLE)).toEqual(expect.arrayContaining(['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem']));
+    expect(actionsOf(GUARD_ROLE).filter((action) => action.startsWith('dynamodb:Batch'))).toEqual([]);
   });
 
   it('has no trail unless createTrail=true', () => {

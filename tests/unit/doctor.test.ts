@@ -211,6 +211,9 @@ describe('the checks, decision by decision', () => {
     const report = { stack: 's', region: REGION, account: ACCOUNT, checks };
     expect(JSON.parse(toJson(report))).toEqual({ checks });
     expect(toTable(report)).toMatch(/^STATUS CHECK {2}DETAIL/m);
+    // A long id (a key's ARN) gets its own line; its detail keeps the column.
+    const long = toTable({ ...report, checks: [{ id: `key:${KEY}`, status: 'WARN', detail: 'rotation off' }] }, 80).split('\n');
+    expect(long.slice(3, 5)).toEqual([`WARN   key:${KEY}`, `${' '.repeat(23)}rotation off`]);
   });
 });
 
