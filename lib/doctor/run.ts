@@ -62,6 +62,7 @@ const kmsAccess = async (clients: DoctorClients, config: GuardConfig, enforced: 
   const awsManaged = config.mode === 'SSE_KMS_AWS_MANAGED';
   const key: Read<string | undefined> = awsManaged ? await readAwsManagedKey(clients) : listedKeyFor(clients.region, config.kmsKeyArns);
   if (typeof key === 'object') return kmsAccessNotRun(`aws/s3 could not be described: ${key.error}`);
+  if (!awsManaged && !key) return kmsAccessNotRun(`no key is listed for ${clients.region}`);
   // aws/s3 is created on first use: until then its ARN is unknown, and only its alias can be simulated.
   const keyArn = key ?? `arn:aws:kms:${clients.region}:${accountId}:alias/aws/s3`;
   const [principals, buckets, policy] = await Promise.all([

@@ -9,7 +9,7 @@ import { useEmulator } from '../emulator-env';
 import { CLI_TIMEOUT_MS, describeResult, runServerless, SERVICE_DIR, type StagedService, stageService } from './serverless-cli';
 
 const BUCKET = 'guard-demo-new-bucket';
-const EVENT = JSON.parse(readFileSync(join(SERVICE_DIR, 'events', 'create-bucket.json'), 'utf8')) as { detail: { eventID: string } };
+const EVENT = JSON.parse(readFileSync(join(SERVICE_DIR, 'events', 'create-bucket.json'), 'utf8')) as { detail: { eventID: string; eventTime: string } };
 
 /** The value `invoke local` prints last: a pretty-printed JSON object starting on a line of its own. */
 const returnedValue = (stdout: string): unknown => {
@@ -66,7 +66,10 @@ describe('serverless invoke local against the emulator', () => {
       bucket: BUCKET,
       account: '123456789012',
       region: 'us-east-1',
-      trigger: { type: 'event', eventName: 'CreateBucket', eventId: EVENT.detail.eventID, actor: expect.stringContaining(':assumed-role/ci-deploy/') },
+      trigger: {
+        type: 'event', eventName: 'CreateBucket', eventId: EVENT.detail.eventID, actor: expect.stringContaining(':assumed-role/ci-deploy/'),
+        eventTime: new Date(EVENT.detail.eventTime).toISOString(),
+      },
       mode: 'SSE_S3',
       verdict: 'NONCOMPLIANT',
       action: 'REMEDIATED',
@@ -78,5 +81,16 @@ describe('serverless invoke local against the emulator', () => {
 
     const { ServerSideEncryptionConfiguration } = await s3.send(new GetBucketEncryptionCommand({ Bucket: BUCKET }));
     expect(ServerSideEncryptionConfiguration?.Rules?.[0]?.ApplyServerSideEncryptionByDefault?.SSEAlgorithm).toBe('AES256');
+  }, CLI_TIMEOUT_MS);
+
+  it('without credentials or an emulator endpoint, answers with what to set, under a readable error type (the bundle keeps class names)', async () => {
+    const nowhere = join(service.dir, 'no-aws-config');
+    const result = await runServerless(service.dir, ['invoke', 'local', '--stage', 'dev', '--region', 'us-east-1', '-f', 'enforceBucket', '-p', 'events/create-bucket.json'], {
+      // No credentials anywhere the SDK looks: no variables, no shared files, no instance metadata.
+      HOME: nowhere, AWS_CONFIG_FILE: join(nowhere, 'config'), AWS_SHARED_CREDENTIALS_FILE: join(nowhere, 'credentials'), AWS_EC2_METADATA_DISABLED: 'true',
+    });
+    const answer = returnedValue(result.stdout) as { errorType?: string; errorMessage?: string };
+    expect(answer.errorType).toBe('MissingCredentialsError');
+    expect(answer.errorMessage).toMatch(/^No AWS credentials found\. .*AWS_PROFILE.*AWS_ACCESS_KEY_ID.*npm run emulator.*AWS_ENDPOINT_URL/);
   }, CLI_TIMEOUT_MS);
 });
