@@ -10,7 +10,7 @@
  *   and the skew says by how much.
  * Sweeps have no triggering change: no fields.
  */
-import type { Action, Trigger } from './finding';
+import type { Trigger } from './finding';
 
 export interface ExposureFields {
   detectedAfterMs?: number;
@@ -25,14 +25,15 @@ export const eventTimeMs = (eventTime: string | undefined): number | undefined =
   return Number.isFinite(ms) ? ms : undefined;
 };
 
-export const exposureOf = (trigger: Trigger, startedAt: number, verifiedAt: number, action: Action): ExposureFields => {
+/** `fixed`: the guard changed the bucket and verified it compliant at `verifiedAt` (REMEDIATED, nothing pending). */
+export const exposureOf = (trigger: Trigger, startedAt: number, verifiedAt: number, fixed: boolean): ExposureFields => {
   if (trigger.type !== 'event') return {};
   const changedAt = eventTimeMs(trigger.eventTime);
   if (changedAt === undefined) return {};
   const lag = startedAt - changedAt;
   return {
     detectedAfterMs: Math.max(0, lag),
-    ...(action === 'REMEDIATED' ? { exposureMs: Math.max(0, verifiedAt - changedAt) } : {}),
+    ...(fixed ? { exposureMs: Math.max(0, verifiedAt - changedAt) } : {}),
     ...(lag < 0 ? { clockSkewMs: -lag } : {}),
   };
 };

@@ -9,8 +9,10 @@ import type { BucketPage } from './bucket-state';
 import { forEachLimit } from './concurrency';
 import type { SweepSettings } from './config';
 import type { Verdict } from './evaluate';
+import type { Outcome } from './enforce';
 import type { Action, Finding } from './finding';
 import type { WarningMemory } from './warning-memory';
+import type { NotEvaluated } from './telemetry';
 
 export interface SweepTotals {
   pages: number;
@@ -23,6 +25,8 @@ export interface SweepTotals {
   warnings: Record<string, number>;
   /** Findings logged (the others are only counted). */
   logged: number;
+  /** Listed buckets that no longer existed when the guard looked (deleted meanwhile): no finding. */
+  notFound?: number;
   calls: CallCounts;
 }
 
@@ -52,11 +56,13 @@ export type SweepOutcome =
 export interface SweepDeps {
   settings: SweepSettings;
   pages: (startToken?: string) => AsyncIterable<BucketPage>;
-  enforce: (bucket: { name: string; region?: string }, sweepId: string) => Promise<Finding>;
+  enforce: (bucket: { name: string; region?: string }, sweepId: string) => Promise<Outcome>;
   /** Counts (and, if `log`, logs) a finding. */
   record: (finding: Finding, log: boolean) => void;
   /** The warning codes each bucket had at the previous sweep; absent: every warning counts as changed. */
   warningMemory?: WarningMemory;
+  /** A listed bucket that was deleted before the guard looked at it. */
+  notEvaluated: (what: NotEvaluated) => void;
   retrying: (bucket: string, error: unknown) => void;
   /** After each page: flush metrics, so they are not held until the end. */
   pageDone: (totals: SweepTotals) => Promise<void>;
@@ -156,7 +162,13 @@ export const runSweep = async (state: SweepState, deps: SweepDeps): Promise<Swee
     const findings: Finding[] = [];
     await forEachLimit(page.buckets, deps.settings.concurrency, async (bucket) => {
       try {
-        findings.push(await deps.enforce(bucket, state.sweepId));
+        const outcome = await deps.enforce(bucket, state.sweepId);
+        if (outcome.kind !== 'finding') {
+          totals.notFound = (totals.notFound ?? 0) + 1;
+          deps.notEvaluated(outcome);
+          return;
+        }
+        findings.push(outcome.finding);
       } catch (error) {
         // Transient by contract (enforceBucket turns every other outcome into a finding): the bucket
         // waits for the next sweep or event; the rest of the page goes on.

@@ -108,7 +108,7 @@ const main = async (): Promise<void> => {
       for (const bucket of fleet) {
         const result = await handler(eventFor(bucket));
         if (result.finding) findings.push(result.finding);
-        else throw new Error(`event for ${bucket.name} was ignored: ${result.ignored}`);
+        else throw new Error(`event for ${bucket.name} was not evaluated: ${result.ignored ?? result.notEvaluated}`);
       }
       return findings;
     };

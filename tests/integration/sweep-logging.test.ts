@@ -43,7 +43,7 @@ describe('sweep logging against the emulator', () => {
     let logged: string[] = [];
     const lines: string[] = [];
     const run = createSweepHandler(guard, {
-      finding: (f, log) => { if (log !== false) logged.push(f.bucket); }, ignored: () => undefined, retrying: () => undefined, flush: async () => undefined,
+      finding: (f, log) => { if (log !== false) logged.push(f.bucket); }, ignored: () => undefined, retrying: () => undefined, notEvaluated: () => undefined, flush: async () => undefined,
     }, {
       handOver: async () => undefined,
       log: (message) => lines.push(message),

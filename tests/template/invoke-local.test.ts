@@ -66,10 +66,7 @@ describe('serverless invoke local against the emulator', () => {
       bucket: BUCKET,
       account: '123456789012',
       region: 'us-east-1',
-      trigger: {
-        type: 'event', eventName: 'CreateBucket', eventId: EVENT.detail.eventID, actor: expect.stringContaining(':assumed-role/ci-deploy/'),
-        eventTime: new Date(EVENT.detail.eventTime).toISOString(),
-      },
+      trigger: { type: 'event', eventName: 'CreateBucket', eventId: EVENT.detail.eventID, actor: expect.stringContaining(':assumed-role/ci-deploy/'), eventTime: EVENT.detail.eventTime },
       mode: 'SSE_S3',
       verdict: 'NONCOMPLIANT',
       action: 'REMEDIATED',

@@ -7,8 +7,8 @@ import { testGuard } from './aws-mocks';
 import { config } from './fixtures';
 
 const noCredentials = Object.assign(new Error('Could not load credentials from any providers'), { name: 'CredentialsProviderError' });
-const sink: FindingSink = { finding: () => undefined, ignored: () => undefined, retrying: () => undefined, flush: async () => undefined };
-const guardWithoutCredentials = () => ({ ...testGuard(config()), accountOf: async () => { throw noCredentials; } });
+const sink: FindingSink = { finding: () => undefined, ignored: () => undefined, retrying: () => undefined, notEvaluated: () => undefined, flush: async () => undefined };
+const guardWithoutCredentials = () => ({ ...testGuard(config()), identityOf: async () => { throw noCredentials; } });
 
 describe('missing credentials', () => {
   it('become an error that says what to set, for enforceBucket and sweepBuckets', async () => {

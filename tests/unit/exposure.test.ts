@@ -4,7 +4,7 @@
  */
 import { GetBucketEncryptionCommand, GetBucketTaggingCommand, PutBucketEncryptionCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
-import { enforceBucket, type EnforceRequest } from '../../lib/enforce';
+import { enforceBucket, type EnforceRequest, findingOf } from '../../lib/enforce';
 import { eventTimeMs, exposureOf } from '../../lib/exposure';
 import type { Finding, Trigger } from '../../lib/finding';
 import { createTelemetrySink, metrics, metricsFor, timingsFor } from '../../lib/telemetry';
@@ -17,27 +17,27 @@ const event = (eventTime?: string): Trigger => ({ type: 'event', eventName: 'Put
 
 describe('exposureOf', () => {
   it('measures detection from the change to the guard\'s start, and exposure from the change to the verified fix', () => {
-    expect(exposureOf(event(CHANGED), CHANGED_MS + 65_000, CHANGED_MS + 65_120, 'REMEDIATED')).toEqual({ detectedAfterMs: 65_000, exposureMs: 65_120 });
+    expect(exposureOf(event(CHANGED), CHANGED_MS + 65_000, CHANGED_MS + 65_120, true)).toEqual({ detectedAfterMs: 65_000, exposureMs: 65_120 });
   });
 
-  it.each(['NONE', 'WOULD_REMEDIATE', 'SKIPPED', 'FAILED'] as const)('gives no exposure when the guard did not change the bucket (%s): only the detection lag', (action) => {
-    expect(exposureOf(event(CHANGED), CHANGED_MS + 61_000, CHANGED_MS + 61_050, action)).toEqual({ detectedAfterMs: 61_000 });
+  it('gives no exposure when the guard did not fix the bucket (or its fix is not verified yet): only the detection lag', () => {
+    expect(exposureOf(event(CHANGED), CHANGED_MS + 61_000, CHANGED_MS + 61_050, false)).toEqual({ detectedAfterMs: 61_000 });
   });
 
   it('clamps at 0 when the event time is after the guard\'s start (clock skew), and says by how much', () => {
-    expect(exposureOf(event(CHANGED), CHANGED_MS - 1_500, CHANGED_MS - 1_400, 'REMEDIATED')).toEqual({ detectedAfterMs: 0, exposureMs: 0, clockSkewMs: 1_500 });
+    expect(exposureOf(event(CHANGED), CHANGED_MS - 1_500, CHANGED_MS - 1_400, true)).toEqual({ detectedAfterMs: 0, exposureMs: 0, clockSkewMs: 1_500 });
     // A skew smaller than the fix's own duration leaves a positive exposure.
-    expect(exposureOf(event(CHANGED), CHANGED_MS - 100, CHANGED_MS + 300, 'REMEDIATED')).toEqual({ detectedAfterMs: 0, exposureMs: 300, clockSkewMs: 100 });
+    expect(exposureOf(event(CHANGED), CHANGED_MS - 100, CHANGED_MS + 300, true)).toEqual({ detectedAfterMs: 0, exposureMs: 300, clockSkewMs: 100 });
   });
 
   it('gives no figures without an event time, or with one that is not a time', () => {
-    expect(exposureOf(event(), CHANGED_MS, CHANGED_MS, 'REMEDIATED')).toEqual({});
-    expect(exposureOf(event('not a time'), CHANGED_MS, CHANGED_MS, 'REMEDIATED')).toEqual({});
+    expect(exposureOf(event(), CHANGED_MS, CHANGED_MS, true)).toEqual({});
+    expect(exposureOf(event('not a time'), CHANGED_MS, CHANGED_MS, true)).toEqual({});
     expect(eventTimeMs('2026-13-45T99:00:00Z')).toBeUndefined();
   });
 
   it('gives no figures for the sweep: no change started its work', () => {
-    expect(exposureOf({ type: 'sweep', sweepId: 's-1' }, CHANGED_MS, CHANGED_MS, 'REMEDIATED')).toEqual({});
+    expect(exposureOf({ type: 'sweep', sweepId: 's-1' }, CHANGED_MS, CHANGED_MS, true)).toEqual({});
   });
 });
 
@@ -57,7 +57,7 @@ describe('the exposure fields of a finding (enforceBucket)', () => {
     s3.on(PutBucketEncryptionCommand).callsFake(async (input) => { rule = { ServerSideEncryptionConfiguration: input.ServerSideEncryptionConfiguration }; return {}; });
     let clock = startMs;
     const request: EnforceRequest = { bucket: 'app-data', region: REGION, accountId: ACCOUNT, trigger };
-    return enforceBucket(request, { ...testGuard(config()), now: () => { const at = clock; clock += 40; return at; } });
+    return findingOf(await enforceBucket(request, { ...testGuard(config()), now: () => { const at = clock; clock += 40; return at; } }));
   };
 
   it('carries detectedAfterMs and exposureMs when the guard remediated the bucket', async () => {
