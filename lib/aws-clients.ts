@@ -30,16 +30,24 @@ const callCounter = <Input extends object, Output extends MetadataBearer>(servic
 });
 
 /**
+ * Writes that may replace someone else's choice: a 409 there means another writer is changing the bucket
+ * right now, so sending the same write again would overwrite it unseen. apply-plans.ts re-reads first.
+ */
+const REREAD_BEFORE_RETRY = new Set(['PutBucketEncryptionCommand', 'PutBucketPolicyCommand', 'DeleteBucketPolicyCommand']);
+
+/**
  * Marks S3's 409 OperationAborted as retryable, so the SDK's own retry strategy (adaptive, with backoff)
  * tries the request again: S3 says "Try again", and the SDK does not classify it as transient itself.
- * Added at the deserialize step, inside the retry middleware, where the error surfaces per attempt.
+ * Added at the deserialize step, inside the retry middleware, where the error surfaces per attempt. Not
+ * for the writes in REREAD_BEFORE_RETRY.
  */
 export const retryOperationAborted: Pluggable<object, MetadataBearer> = {
-  applyToStack: (stack) => stack.add((next) => async (args) => {
+  applyToStack: (stack) => stack.add((next, context) => async (args) => {
     try {
       return await next(args);
     } catch (error) {
-      if (isOperationAborted(error) && typeof error === 'object' && error !== null && !('$retryable' in error && error.$retryable)) {
+      if (isOperationAborted(error) && !REREAD_BEFORE_RETRY.has(String(context.commandName)) && typeof error === 'object' && error !== null
+        && !('$retryable' in error && error.$retryable)) {
         Object.assign(error, { $retryable: { throttling: false } });
       }
       throw error;

@@ -9,9 +9,10 @@
  * and if it changed, the bucket is evaluated again from the new state (at most MAX_ATTEMPTS times). A key
  * about to be written is described fresh, never from the cache.
  */
+import { randomUUID } from 'node:crypto';
 import { applyPlans, type ApplyOptions, type BucketSetting, parsedPolicy, type Plans, type Snapshot } from './apply-plans';
 import { BucketGoneError, type BucketRef, type ExtraReads, readBucketState, readPolicy, type S3ForRegion, unlessDenied } from './bucket-state';
-import { errorMessage, errorName, isAccessDenied, isTransient } from './aws-errors';
+import { errorMessage, errorName, isAccessDenied, isNoSuchBucket, isTransient } from './aws-errors';
 import { settingChangedBy } from './cloudtrail-event';
 import type { GuardConfig } from './config';
 import type { EncryptionRule } from './encryption';
@@ -123,8 +124,16 @@ const decide = async (context: Context, current: Snapshot, fresh?: string): Prom
   const { request, deps: { config, describeKey }, region, requirement } = context;
   const evaluationBase = { region, accountId: request.accountId, requirement, encryption: current.encryption, config };
   const refs = keysToDescribe(evaluationBase);
-  const facts = await Promise.all(refs.map((ref) => describeKey(ref, keyRefLocation(ref, region, request.accountId).region, { fresh: ref === fresh })));
-  const keys = new Map(refs.map((ref, index) => [ref, facts[index]]));
+  const where = (ref: string): string => keyRefLocation(ref, region, request.accountId).region;
+  const [freshFacts, ...facts] = await Promise.all([
+    fresh ? describeKey(fresh, where(fresh), { fresh: true }) : undefined,
+    ...refs.map((ref) => (ref === fresh ? undefined : describeKey(ref, where(ref)))),
+  ]);
+  // The key about to be written stands for every reference to it (the bucket may name it by id or alias).
+  const keys = new Map(refs.map((ref, index) => {
+    const known = facts[index];
+    return [ref, freshFacts && (ref === fresh || (known?.found && known.arn === fresh)) ? freshFacts : known!];
+  }));
   const evaluation = evaluate({
     ...evaluationBase, keys,
     ...(requirement.kind === 'mode' && KMS_MODES.has(requirement.mode) ? { policyGrantees: grantsOutsideAccount(current.policy, request.accountId) } : {}),
@@ -159,25 +168,28 @@ const decide = async (context: Context, current: Snapshot, fresh?: string): Prom
  * stops here); a bucket past the threshold is left alone. Only writes that undo the event's own change
  * count against its actor, and one actor's changes within the settle window count once.
  */
-const consultLedger = async (deps: GuardDeps, request: EnforceRequest, at: number, undoes: boolean):
+const consultLedger = async (deps: GuardDeps, request: EnforceRequest, at: number, runId: string, undoes: BucketSetting | undefined):
   Promise<{ duplicate?: true; stop?: Violation; warning?: Violation }> => {
   const { ledger, config: { flap } } = deps;
   if (!ledger) return {};
   const { trigger } = request;
   const outcome = trigger.type === 'event' && trigger.eventId !== undefined
-    ? await ledger.claim(request.bucket, trigger.eventId, at)
+    ? await ledger.claim(request.bucket, trigger.eventId, at, runId)
     : await ledger.recent(request.bucket);
   if (outcome.status === 'duplicate') return { duplicate: true };
   if (outcome.status === 'unavailable') {
     return { warning: { code: 'LEDGER_UNAVAILABLE', severity: 'warning', detail: `the flap ledger could not be used (${outcome.reason}); enforced without flap protection` } };
   }
-  const undoing = undoes && trigger.type === 'event' && trigger.actor ? { actor: trigger.actor, changedAt: changedAt(trigger, at) } : undefined;
-  const state = flapState({ entries: outcome.entries, now: at, windowMs: flap.windowMinutes * 60_000, collapseMs: flap.settleSeconds * 1000, threshold: flap.threshold, ...(undoing ? { undoing } : {}) });
+  const undoing = undoes && trigger.type === 'event' && trigger.actor ? { actor: trigger.actor, changedAt: changedAt(trigger, at), setting: undoes } : undefined;
+  const state = flapState({ entries: outcome.entries, now: at, windowMs: flap.windowMinutes * 60_000, threshold: flap.threshold, ...(undoing ? { undoing } : {}) });
   if (!state.flapping) return {};
+  const who = state.actors.join(', ');
   return {
     stop: {
       code: 'FLAPPING', severity: 'violation',
-      detail: `${state.writes} writes within ${flap.windowMinutes} min undid ${state.fights} separate changes by ${state.actors.join(', ')}; the guard leaves the bucket alone until the window passes — align that automation with the required mode, or exempt the bucket`,
+      detail: undoing
+        ? `within ${flap.windowMinutes} min the guard has undone ${state.rounds - 1} separate changes by ${who} (${state.writes} writes); this change, the ${state.rounds}th, is left as it is until the window passes — align that automation with the required mode, or exempt the bucket`
+        : `within ${flap.windowMinutes} min the guard has undone ${state.rounds} separate changes by ${who} (${state.writes} writes); the bucket is left as it is until the window passes — align that automation with the required mode, or exempt the bucket`,
     },
   };
 };
@@ -220,18 +232,28 @@ export const enforceBucket = async (request: EnforceRequest, deps: GuardDeps): P
   const modeNeedsPolicy = requirement.kind === 'mode' && (KMS_MODES.has(requirement.mode) || requirement.mode === 'SSE_C');
   const context: Context = { request, deps, region: state.region, requirement };
   let current: Snapshot = { encryption: state.encryption, policy: state.policy, publicAccessBlock: state.publicAccessBlock };
-  let decision: Decision;
-  try {
-    const [first, lateRead] = await Promise.all([
-      modeNeedsPolicy && !reads.policy ? undefined : decide(context, current),
-      modeNeedsPolicy && !reads.policy ? unlessDenied(readPolicy(s3, at)) : undefined,
-    ]);
-    if (lateRead !== undefined) current = { ...current, policy: lateRead };
-    decision = first ?? await decide(context, current);
-  } catch (error) {
-    if (isTransient(error)) throw error;
-    return done({ ...known, verdict: 'ERROR', action: 'FAILED', violations: [failure('FOREIGN_OR_UNUSABLE_KEY', `checking keys failed: ${errorName(error)}`)] });
+  if (modeNeedsPolicy && !reads.policy) {
+    try {
+      const policy = await unlessDenied(readPolicy(s3, at));
+      if (policy !== undefined) current = { ...current, policy };
+    } catch (error) {
+      if (isNoSuchBucket(error)) return gone('deleted before');
+      if (isTransient(error)) throw error;
+      return done({ ...known, verdict: 'ERROR', action: 'FAILED', violations: [failure('READ_FAILED', `reading the bucket policy failed: ${errorName(error)}: ${errorMessage(error)}`)] });
+    }
   }
+
+  const judge = async (fresh?: string): Promise<Decision | Outcome> => {
+    try {
+      return await decide(context, current, fresh);
+    } catch (error) {
+      if (isTransient(error)) throw error;
+      return done({ ...known, verdict: 'ERROR', action: 'FAILED', violations: [failure('FOREIGN_OR_UNUSABLE_KEY', `checking keys failed: ${errorName(error)}`)] });
+    }
+  };
+  const first = await judge();
+  if ('kind' in first) return first;
+  let decision = first;
 
   // An ERROR means the bucket could not be judged: nothing at all is written to it.
   const verdictOnly = (d: Decision): Outcome | undefined => {
@@ -245,14 +267,7 @@ export const enforceBucket = async (request: EnforceRequest, deps: GuardDeps): P
 
   const trigger = request.trigger;
   const undone = trigger.type === 'event' ? settingChangedBy(trigger.eventName) : undefined;
-  const judge = async (fresh?: string): Promise<Decision | Outcome> => {
-    try {
-      return await decide(context, current, fresh);
-    } catch (error) {
-      if (isTransient(error)) throw error;
-      return done({ ...known, verdict: 'ERROR', action: 'FAILED', violations: [failure('FOREIGN_OR_UNUSABLE_KEY', `checking keys failed: ${errorName(error)}`)] });
-    }
-  };
+  const runId = randomUUID(); // this delivery's own claim token
   /** Every write of this delivery, over all attempts: the finding reports them all. */
   const run = { written: [] as BucketSetting[], pending: [] as BucketSetting[], notes: [] as Violation[], fields: {} as Partial<Finding> };
   let found = decision; // the decision that led to the first write: what was wrong
@@ -269,7 +284,7 @@ export const enforceBucket = async (request: EnforceRequest, deps: GuardDeps): P
     const unresolved = [...new Set(remaining.map((v) => v.code))];
     if (deps.ledger && undone && run.written.includes(undone) && trigger.type === 'event' && trigger.actor && trigger.eventId) {
       const at = now();
-      await deps.ledger.recordWrite(request.bucket, { at, eventId: trigger.eventId, actor: trigger.actor, changedAt: changedAt(trigger, at) });
+      await deps.ledger.recordWrite(request.bucket, { at, eventId: trigger.eventId, actor: trigger.actor, changedAt: changedAt(trigger, at), setting: undone });
     }
     const seen = new Set(found.violations.map((v) => `${v.code} ${v.detail}`));
     return done({
@@ -295,6 +310,10 @@ export const enforceBucket = async (request: EnforceRequest, deps: GuardDeps): P
       const stop = verdictOnly(decision);
       if (stop) return stop;
       found = decision;
+    } else if (decision.verdict === 'ERROR') {
+      // Judged again after a write, the bucket can no longer be judged (another writer put a foreign key
+      // on it, say): nothing more is written; the finding shows what was.
+      return done({ ...known, verdict: 'ERROR', violations: [...decision.violations, ...run.notes], action: 'FAILED', ...found.planned, ...run.fields });
     } else if (decision.writes.length === 0) return complete();
     if (attempt > MAX_ATTEMPTS) {
       if (run.written.length > 0) return complete();
@@ -302,7 +321,7 @@ export const enforceBucket = async (request: EnforceRequest, deps: GuardDeps): P
     }
 
     if (!ledger) {
-      ledger = await consultLedger(deps, request, now(), undone !== undefined && decision.writes.includes(undone));
+      ledger = await consultLedger(deps, request, now(), runId, undone !== undefined && decision.writes.includes(undone) ? undone : undefined);
       if (ledger.warning) run.notes.push(ledger.warning);
     }
     if (ledger.duplicate && trigger.type === 'event' && trigger.eventId) return { kind: 'duplicate', bucket: request.bucket, eventId: trigger.eventId };

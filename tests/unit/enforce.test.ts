@@ -1,6 +1,6 @@
 import { DescribeKeyCommand, GetKeyRotationStatusCommand, KMSClient } from '@aws-sdk/client-kms';
 import {
-  GetBucketEncryptionCommand, GetBucketPolicyCommand, GetBucketTaggingCommand, PutBucketEncryptionCommand, S3Client,
+  GetBucketEncryptionCommand, GetBucketPolicyCommand, GetBucketTaggingCommand, GetPublicAccessBlockCommand, PutPublicAccessBlockCommand, PutBucketEncryptionCommand, S3Client,
 } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { type EncryptionRule, toS3 } from '../../lib/encryption';
@@ -157,6 +157,42 @@ describe('enforceBucket', () => {
     bucketWith('none');
     s3.on(PutBucketEncryptionCommand).rejects(s3Error('NoSuchBucket', 404));
     await expect(enforceBucket(request, testGuard(config()))).resolves.toMatchObject({ kind: 'gone', detail: expect.stringMatching(/deleted while/) });
+  });
+
+  it('a bucket deleted before its late policy read (a KMS or SSE_C mode tag) is gone, not a key failure', async () => {
+    bucketWith(encryption('AES256'), { 'encryption-guard:mode': 'SSE_C' });
+    s3.on(GetBucketPolicyCommand).rejects(s3Error('NoSuchBucket', 404));
+    await expect(enforceBucket(request, testGuard(config()))).resolves.toMatchObject({ kind: 'gone' });
+  });
+
+  it('a rewrite that only changes the SSE-C block, of a bucket naming its key by id, still checks the key fresh before writing', async () => {
+    const keyId = KEYS.listed.split('/')[1];
+    bucketWith(encryption('aws:kms', { kmsKeyId: keyId, bucketKeyEnabled: true }));
+    // Enabled in the cache (by id and by ARN), disabled by the time the guard would write.
+    kms.on(DescribeKeyCommand).resolvesOnce(keyMetadata(KEYS.listed)).resolvesOnce(keyMetadata(KEYS.listed)).resolves(keyMetadata(KEYS.listed, { KeyState: 'Disabled' }));
+    kms.on(GetKeyRotationStatusCommand).resolves({ KeyRotationEnabled: true });
+    const finding = findingOf(await enforceBucket(request, testGuard(configFor('SSE_KMS_CUSTOMER_MANAGED', { blockSseC: 'block' }))));
+    expect(kms.commandCalls(DescribeKeyCommand)).toHaveLength(3); // the id and the ARN, cached; the ARN, fresh
+    expect(kms.commandCalls(DescribeKeyCommand)[2].args[0].input).toEqual({ KeyId: KEYS.listed });
+    expect(s3.commandCalls(PutBucketEncryptionCommand)).toHaveLength(0);
+    expect(finding).toMatchObject({ verdict: 'ERROR', action: 'SKIPPED' });
+  });
+
+  it('judged again after a write, a bucket that can no longer be judged gets nothing more written', async () => {
+    bucketWith('none');
+    const foreign = encryption('aws:kms', { kmsKeyId: KEYS.foreign });
+    let reads = 0;
+    s3.on(GetBucketEncryptionCommand).callsFake(async () => {
+      reads += 1;
+      if (reads <= 2) throw s3Error('ServerSideEncryptionConfigurationNotFoundError', 404);
+      return foreign; // another writer put a foreign key on it right after the guard's write
+    });
+    s3.on(PutBucketEncryptionCommand).resolves({});
+    s3.on(GetPublicAccessBlockCommand).rejects(s3Error('NoSuchPublicAccessBlockConfiguration', 404));
+    const finding = findingOf(await enforceBucket(request, testGuard(config({ guardrails: { PUBLIC_ACCESS_BLOCK: 'enforce', REQUIRE_TLS: 'off', REQUIRE_SIGV4: 'off', DENY_WEAKER_UPLOADS: 'off' } }))));
+    expect(finding).toMatchObject({ verdict: 'ERROR', action: 'FAILED' });
+    expect(finding.violations.map((v) => v.code)).toContain('FOREIGN_OR_UNUSABLE_KEY');
+    expect(s3.commandCalls(PutPublicAccessBlockCommand)).toHaveLength(0);
   });
 
   it('turns AccessDenied on read into ERROR/FAILED, not a retry', async () => {
