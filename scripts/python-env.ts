@@ -191,8 +191,6 @@ export const setUpPython = (options: SetupOptions = {}): PythonTools => {
     rmSync(venvDir, { recursive: true, force: true }); // half-made by a run that died, or for other pins or another Python
   }
 
-  const started = Date.now();
-  log(`${base.description} lacks ${lacks.join(', ')}: making ${venvDir} with it and installing requirements-dev.txt there (downloads once, a minute or two)…`);
   try {
     mkdirSync(venvDir); // atomic: of two runs starting together, one makes it
   } catch (error) {
@@ -200,6 +198,8 @@ export const setUpPython = (options: SetupOptions = {}): PythonTools => {
       ? busy('')
       : new PythonSetupError(`Could not make ${venvDir} for ${base.description}: ${(error as Error).message}.`);
   }
+  const started = Date.now();
+  log(`${base.description} lacks ${lacks.join(', ')}: making ${venvDir} with it and installing requirements-dev.txt there (downloads once, a minute or two)…`);
   try {
     writeFileSync(markerFile, JSON.stringify({ pid: process.pid }));
     const venv = run(command, ['-m', 'venv', venvDir], env);
