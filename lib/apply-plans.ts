@@ -11,6 +11,7 @@ import type { EncryptionRule } from './encryption';
 import { type Violation, violation as failure } from './evaluate';
 import type { Action, Finding } from './finding';
 import { GUARD_SID_PREFIX, type GuardrailResult } from './guardrails';
+import { deniedGuardrailWrite, type GuardrailWrite } from './write-denials';
 
 const sameRule = (planned: EncryptionRule, actual: EncryptionRule | undefined): boolean =>
   actual !== undefined
@@ -47,15 +48,22 @@ export type Applied = { action: Action; violations: Violation[]; fields: Partial
 export const applyPlans = async (s3: S3ForRegion, at: BucketRef, plans: Plans, policyBefore: string | null | undefined): Promise<Applied> => {
   const violations: Violation[] = [];
   const fields: Partial<Finding> = {};
+  let failed = false;
+  let written = 0;
   const write = async (what: string, run: () => Promise<void>): Promise<void> => {
     try {
       await run();
+      written++;
     } catch (error) {
       if (isTransient(error) || isNoSuchBucket(error)) throw error;
-      violations.push(failure(isAccessDenied(error) ? 'ACCESS_DENIED' : 'WRITE_FAILED', `${what} failed: ${errorName(error)}: ${errorMessage(error)}`));
+      // A guardrail setting the organisation owns, or a public policy S3 refuses, is a finding, not a failure.
+      const owned = isAccessDenied(error) && what !== 'PutBucketEncryption' ? deniedGuardrailWrite(what as GuardrailWrite, errorMessage(error)) : undefined;
+      failed ||= !owned;
+      violations.push(owned ?? failure(isAccessDenied(error) ? 'ACCESS_DENIED' : 'WRITE_FAILED', `${what} failed: ${errorName(error)}: ${errorMessage(error)}`));
     }
   };
   const mismatch = (what: string): void => {
+    failed = true;
     violations.push(failure('VERIFY_MISMATCH', `the ${what} read back differs from what was written: another writer may have changed it`));
   };
   const { encryption, guardrails: { policyPlan, publicAccessBlockPlan } } = plans;
@@ -84,5 +92,5 @@ export const applyPlans = async (s3: S3ForRegion, at: BucketRef, plans: Plans, p
     if (isNoSuchBucket(error)) return { gone: true };
     throw error;
   }
-  return { action: violations.length > 0 ? 'FAILED' : 'REMEDIATED', violations, fields };
+  return { action: failed ? 'FAILED' : written > 0 ? 'REMEDIATED' : 'SKIPPED', violations, fields };
 };

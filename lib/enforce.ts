@@ -13,17 +13,20 @@ import { evaluate, keysToDescribe, listedKeyFor, type Verdict, type Violation, v
 import type { Finding, RuleView, Trigger } from './finding';
 import { evaluateGuardrails, type GuardrailResult } from './guardrails';
 import { type FlapLedger, flapping } from './flap-ledger';
+import type { KeyAliases, KeyAliasesFn } from './key-aliases';
 import type { KeyFacts } from './key-checks';
 import type { DescribeKeyFn } from './key-lookup';
 import { keyRefLocation } from './kms-arn';
-import { KMS_MODES } from './modes';
-import { grantsOutsideAccount } from './policy-grants';
+import { isKmsRewrite, rewriteBlockers, unknownOutsiders, withheld } from './kms-rewrite';
+import { KMS_MODES, LISTED_KEY_MODES } from './modes';
+import { outsideAccess } from './policy/outside-access';
 import { type Requirement, resolveRequirement } from './requirement';
 
 export interface GuardDeps {
   config: GuardConfig;
   s3: S3ForRegion;
   describeKey: DescribeKeyFn;
+  keyAliases: KeyAliasesFn;
   /** Absent: no flap protection (no table configured). */
   ledger?: FlapLedger;
   now?: () => number;
@@ -38,14 +41,24 @@ export interface EnforceRequest {
 }
 
 
-/** The reads every bucket needs besides encryption and tags; a setting that is off costs no call. */
+/**
+ * The reads every bucket needs besides encryption and tags; a setting that is off costs no call. (In a KMS
+ * mode the policy is read only when a rewrite is planned: see `enforceBucket`.)
+ */
 const extraReads = (config: GuardConfig): ExtraReads => {
   const { PUBLIC_ACCESS_BLOCK, REQUIRE_TLS, REQUIRE_SIGV4, DENY_WEAKER_UPLOADS } = config.guardrails;
   return {
-    policy: KMS_MODES.has(config.mode) || [REQUIRE_TLS, REQUIRE_SIGV4, DENY_WEAKER_UPLOADS].some((setting) => setting !== 'off'),
+    policy: [REQUIRE_TLS, REQUIRE_SIGV4, DENY_WEAKER_UPLOADS].some((setting) => setting !== 'off'),
     publicAccessBlock: PUBLIC_ACCESS_BLOCK !== 'off',
+    // A website endpoint answers over HTTP only: it decides whether TLS can be required.
+    website: REQUIRE_TLS !== 'off',
   };
 };
+
+/** The listed key whose aliases the upload statements must allow, when they may be written. */
+const aliasesNeeded = (config: GuardConfig, requirement: Requirement, region: string): string | undefined =>
+  requirement.kind === 'mode' && requirement.mode !== 'SSE_C' && LISTED_KEY_MODES.has(requirement.mode) && config.guardrails.DENY_WEAKER_UPLOADS !== 'off'
+    ? listedKeyFor(region, config.kmsKeyArns) : undefined;
 
 const gone = (when: string): Pick<Finding, 'verdict' | 'action' | 'exemptReason' | 'violations'> => ({
   verdict: 'EXEMPT', action: 'SKIPPED', exemptReason: 'bucket no longer exists',
@@ -61,18 +74,24 @@ const keyInUse = (rule: EncryptionRule | undefined, listed: string | undefined, 
 };
 
 /** Guardrails that could not be checked because a read was denied: a violation where they are enforced. */
-const unreadable = (config: GuardConfig, requirement: Requirement, publicAccessBlock: unknown, policy: string | null | undefined): Violation[] => {
+const unreadable = (
+  config: GuardConfig, requirement: Requirement,
+  read: { publicAccessBlock: unknown; policy: string | null | undefined; website: boolean | 'unknown'; aliases: KeyAliases | undefined },
+): Violation[] => {
   if (requirement.kind !== 'mode') return [];
-  const { PUBLIC_ACCESS_BLOCK, ...policySettings } = config.guardrails;
+  const { PUBLIC_ACCESS_BLOCK, REQUIRE_TLS, DENY_WEAKER_UPLOADS, ...policySettings } = config.guardrails;
   const found: Violation[] = [];
   const note = (code: Violation['code'], enforced: boolean, what: string): void => {
     found.push({ code, severity: enforced ? 'violation' : 'warning', detail: `${what} could not be read (access denied): its guardrails were not checked` });
   };
-  if (PUBLIC_ACCESS_BLOCK !== 'off' && publicAccessBlock === undefined) note('PUBLIC_ACCESS_BLOCK_UNREADABLE', PUBLIC_ACCESS_BLOCK === 'enforce', 'Block Public Access');
-  const policyGuardrails = Object.values(policySettings);
-  if (policy === undefined && (requirement.mode === 'SSE_C' || policyGuardrails.some((s) => s !== 'off'))) {
-    note('POLICY_UNREADABLE', requirement.mode === 'SSE_C' || policyGuardrails.includes('enforce'), 'the bucket policy');
+  if (PUBLIC_ACCESS_BLOCK !== 'off' && read.publicAccessBlock === undefined) note('PUBLIC_ACCESS_BLOCK_UNREADABLE', PUBLIC_ACCESS_BLOCK === 'enforce', 'Block Public Access');
+  const sseCDeny = requirement.mode === 'SSE_C' && requirement.sseCDeny === true;
+  const policyGuardrails = [REQUIRE_TLS, DENY_WEAKER_UPLOADS, ...Object.values(policySettings)];
+  if (read.policy === undefined && (sseCDeny || policyGuardrails.some((s) => s !== 'off'))) {
+    note('POLICY_UNREADABLE', sseCDeny || policyGuardrails.includes('enforce'), 'the bucket policy');
   }
+  if (read.website === 'unknown') note('WEBSITE_UNREADABLE', REQUIRE_TLS === 'enforce', 'the website configuration (an HTTP-only website cannot require TLS)');
+  if (read.aliases === 'unknown') note('KEY_ALIASES_UNREADABLE', DENY_WEAKER_UPLOADS === 'enforce', 'the aliases of the listed key (kms:ListAliases; uploads may name the key by alias)');
   return found;
 };
 
@@ -133,35 +152,51 @@ export const enforceBucket = async (request: EnforceRequest, deps: GuardDeps): P
   const known = { region: state.region, before, ...(requirement.kind === 'mode' ? { mode: requirement.mode, modeSource: requirement.source } : {}) };
   if (requirement.kind === 'exempt') return done({ ...known, verdict: 'EXEMPT', action: 'NONE', exemptReason: requirement.reason, violations: [] });
 
-  // The policy may matter only now that the bucket's own mode is known (a KMS or SSE_C mode tag).
-  const modeNeedsPolicy = requirement.kind === 'mode' && (KMS_MODES.has(requirement.mode) || requirement.mode === 'SSE_C');
+  // The policy may matter only now that the bucket's own mode is known (an SSE_C mode tag).
+  const modeNeedsPolicy = requirement.kind === 'mode' && requirement.mode === 'SSE_C' && !reads.policy;
   const evaluationBase = { region: state.region, accountId: request.accountId, requirement, encryption: state.encryption, config };
   const refs = keysToDescribe(evaluationBase);
+  const aliasKey = aliasesNeeded(config, requirement, state.region);
   let keys: Map<string, KeyFacts>;
+  let aliases: KeyAliases | undefined;
   let policy = state.policy;
   try {
-    const [facts, lateRead] = await Promise.all([
+    const [facts, lateRead, listed] = await Promise.all([
       Promise.all(refs.map((keyRef) => deps.describeKey(keyRef, keyRefLocation(keyRef, state.region, request.accountId).region))),
-      modeNeedsPolicy && !reads.policy ? unlessDenied(readPolicy(s3, at)) : undefined,
+      modeNeedsPolicy ? unlessDenied(readPolicy(s3, at)) : undefined,
+      aliasKey ? deps.keyAliases(aliasKey, request.accountId) : undefined,
     ]);
     keys = new Map(refs.map((keyRef, index) => [keyRef, facts[index]]));
+    aliases = listed;
     if (lateRead !== undefined) policy = lateRead;
   } catch (error) {
     if (isTransient(error)) throw error;
     return done({ ...known, verdict: 'ERROR', action: 'FAILED', violations: [failure('FOREIGN_OR_UNUSABLE_KEY', `checking keys failed: ${errorName(error)}`)] });
   }
 
-  const evaluation = evaluate({
-    ...evaluationBase, keys,
-    ...(requirement.kind === 'mode' && KMS_MODES.has(requirement.mode) ? { policyGrantees: grantsOutsideAccount(policy, request.accountId) } : {}),
-  });
-  const guardrails: GuardrailResult = requirement.kind === 'mode'
+  const kmsMode = requirement.kind === 'mode' && KMS_MODES.has(requirement.mode);
+  let evaluation = evaluate({ ...evaluationBase, keys, ...(kmsMode && policy !== undefined ? { policyGrantees: outsideAccess(policy, request.accountId).filter((o) => o.writes).map((o) => o.principal) } : {}) });
+  // A KMS rewrite must not lock out writers or readers outside the account: read the policy now if it was not.
+  let withholding = false;
+  if (requirement.kind === 'mode' && isKmsRewrite(evaluation) && !requirement.kmsRewriteAccepted) {
+    if (!reads.policy) policy = await unlessDenied(readPolicy(s3, at));
+    const blockers = policy === undefined ? [unknownOutsiders(requirement.mode)] : rewriteBlockers(outsideAccess(policy, request.accountId), requirement.mode, evaluation.plan?.kmsKeyId);
+    if (blockers.length > 0) {
+      evaluation = withheld(evaluation, blockers);
+      withholding = true;
+    }
+  }
+  const website = reads.website ? state.website ?? 'unknown' : false;
+  const guardrailResult: GuardrailResult = requirement.kind === 'mode'
     ? evaluateGuardrails({
       bucket: request.bucket, region: state.region, mode: requirement.mode, settings: config.guardrails,
       keyArn: keyInUse(evaluation.plan ?? state.encryption, listedKeyFor(state.region, config.kmsKeyArns), keys), policy, publicAccessBlock: state.publicAccessBlock,
+      website, ...(aliases !== undefined ? { keyAliases: aliases } : {}), sseCDeny: requirement.sseCDeny === true, sseCAllowed: config.blockSseC === 'allow',
     })
     : { violations: [] };
-  const guardrailViolations = [...guardrails.violations, ...unreadable(config, requirement, state.publicAccessBlock, policy)];
+  // A withheld rewrite leaves the bucket exactly as it is: the guardrails are reported, not written.
+  const guardrails: GuardrailResult = withholding ? { violations: guardrailResult.violations } : guardrailResult;
+  const guardrailViolations = [...guardrails.violations, ...unreadable(config, requirement, { publicAccessBlock: state.publicAccessBlock, policy, website, aliases })];
   const violations = [...evaluation.violations, ...guardrailViolations];
   const plans: Plans = { ...(evaluation.plan ? { encryption: evaluation.plan } : {}), guardrails };
   const changes = Boolean(plans.encryption || guardrails.policyPlan || guardrails.publicAccessBlockPlan);
