@@ -40,7 +40,7 @@ export interface SweepRuntime {
 
 export const createSweepHandler = (guard: Guard, sink: FindingSink, runtime: SweepRuntime) =>
   async (event: unknown, context: Partial<Context> = {}): Promise<SweepOutcome | { ignored: string }> => {
-    const accountId = await guard.accountOf(context);
+    const { accountId, partition } = await guard.identityOf(context);
     const now = Date.now;
     let state: SweepState;
     if (isObject(event) && 'sweep' in event) {
@@ -63,8 +63,9 @@ export const createSweepHandler = (guard: Guard, sink: FindingSink, runtime: Swe
     const outcome = await runSweep(state, {
       settings: guard.config.sweep,
       pages: (startToken) => listBucketPages(guard.s3, guard.homeRegion, guard.config.sweep.pageSize, startToken),
-      enforce: (bucket, sweepId) => enforceBucket({ bucket: bucket.name, region: bucket.region ?? guard.homeRegion, accountId, trigger: { type: 'sweep', sweepId } }, guard),
+      enforce: (bucket, sweepId) => enforceBucket({ bucket: bucket.name, region: bucket.region ?? guard.homeRegion, accountId, partition, trigger: { type: 'sweep', sweepId } }, guard),
       record: (finding, log) => sink.finding(finding, log),
+      notEvaluated: (what) => sink.notEvaluated(what),
       retrying: (bucket, error) => sink.retrying(bucket, error),
       pageDone: () => sink.flush(),
       handOver: (next) => runtime.handOver(next, context),

@@ -43,6 +43,8 @@ export interface FlapSettings {
   /** Remediations of one bucket undoing other actors' changes allowed within the window. */
   threshold: number;
   windowMinutes: number;
+  /** The settle delay: one actor's changes within it are one change (one deploy), not a fight. */
+  settleSeconds: number;
 }
 
 export interface SweepSettings {
@@ -71,6 +73,7 @@ export const SETTINGS = {
   SWEEP_LOG_COMPLIANT: 'sweepLogCompliant',
   FLAP_THRESHOLD: 'flapThreshold',
   FLAP_WINDOW_MINUTES: 'flapWindowMinutes',
+  SETTLE_SECONDS: 'settleSeconds',
   ...Object.fromEntries(Object.entries(GUARDRAILS).map(([name, { param }]) => [name, param])) as { [G in Guardrail]: (typeof GUARDRAILS)[G]['param'] },
 } as const;
 type Setting = keyof typeof SETTINGS;
@@ -182,6 +185,7 @@ export const loadConfig = (env: Readonly<Record<string, string | undefined>>): G
     ...(env.FLAP_TABLE?.trim() ? { table: env.FLAP_TABLE.trim() } : {}),
     threshold: integer('FLAP_THRESHOLD', 3, 1, 100),
     windowMinutes: integer('FLAP_WINDOW_MINUTES', 60, 1, 1440),
+    settleSeconds: integer('SETTLE_SECONDS', 60, 0, 900),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return {

@@ -1,5 +1,5 @@
 /** Wiring of the real dependencies, once per container: configuration (validated at cold start) and clients. */
-import { type AccountResolver, createAccountResolver } from './account';
+import { createIdentityResolver, type IdentityResolver } from './account';
 import { type AwsClients, type CallCounts, createClients } from './aws-clients';
 import { loadConfig } from './config';
 import type { GuardDeps } from './enforce';
@@ -8,7 +8,8 @@ import { createAliasLookup } from './key-aliases';
 import { createKeyLookup } from './key-lookup';
 
 export interface Guard extends GuardDeps {
-  accountOf: AccountResolver;
+  /** The guard's own account and partition. */
+  identityOf: IdentityResolver;
   /** The region the function runs in. */
   homeRegion: string;
   lambda: AwsClients['lambda'];
@@ -27,7 +28,7 @@ export const createGuard = (env: Readonly<Record<string, string | undefined>> = 
     s3: clients.s3,
     describeKey: createKeyLookup(clients.kms),
     keyAliases: createAliasLookup(clients.kms),
-    accountOf: createAccountResolver(() => clients.sts(homeRegion)),
+    identityOf: createIdentityResolver(() => clients.sts(homeRegion)),
     homeRegion,
     lambda: clients.lambda,
     events: clients.events,

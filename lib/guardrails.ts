@@ -32,6 +32,8 @@ export const ALL_BLOCKED: Required<PublicAccessBlock> = { BlockPublicAcls: true,
 export interface GuardrailInput {
   bucket: string;
   region: string;
+  /** The partition of the guard's own ARN; absent: told from the region's prefix. */
+  partition?: string;
   /** The bucket's required mode. */
   mode: EncryptionMode;
   /**
@@ -91,7 +93,7 @@ const WEBSITE_DETAIL = 'the bucket hosts a static website: S3 website endpoints 
   + 'serve the site through CloudFront with HTTPS to the bucket\'s REST endpoint and origin access control (OAC), then remove the website configuration';
 
 const statementGroups = (input: GuardrailInput, current: PolicyDocument): StatementGroup[] => {
-  const bucketArn = bucketArnOf(input.bucket, input.region);
+  const bucketArn = bucketArnOf(input.bucket, input.region, input.partition);
   const objects = `${bucketArn}/*`;
   const everything = [bucketArn, objects];
   const { settings, mode } = input;
@@ -191,7 +193,7 @@ export const evaluateGuardrails = (input: GuardrailInput): GuardrailResult => {
   const target = new Map<string, Statement | 'absent'>();
   const bySid = new Map(current.Statement.filter(isGuards).map((s) => [s.Sid, s]));
   const foreign = current.Statement.filter((s) => !isGuards(s));
-  const bucketArn = bucketArnOf(input.bucket, input.region);
+  const bucketArn = bucketArnOf(input.bucket, input.region, input.partition);
   for (const group of statementGroups(input, current)) {
     if (group.setting === 'off') {
       for (const sid of group.sids) target.set(sid, 'absent');

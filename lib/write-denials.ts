@@ -10,9 +10,15 @@
  * the guard's own role (identity-based policy, permissions boundary) or by the bucket policy stays a failure.
  * Encryption writes are never excused here: enforcing encryption is the guard's job.
  */
-import type { Violation } from './evaluate';
+import type { Violation, ViolationCode } from './evaluate';
 
 export type GuardrailWrite = 'PutBucketPolicy' | 'DeleteBucketPolicy' | 'PutPublicAccessBlock';
+
+/** What a refused setting's write would have resolved: reported with the refusal, not counted as a failure. */
+export const REFUSED_SETTING_CODES: Readonly<Record<string, readonly ViolationCode[]>> = {
+  policy: ['TLS_NOT_REQUIRED', 'SIGV4_NOT_REQUIRED', 'WEAKER_UPLOADS_ALLOWED', 'SSE_C_NOT_REQUIRED', 'POLICY_PUBLIC_BLOCKED'],
+  publicAccessBlock: ['PUBLIC_ACCESS_NOT_BLOCKED'],
+};
 
 const SETTING_OF: Record<GuardrailWrite, string> = {
   PutBucketPolicy: 'the bucket policy guardrails (requireTls, requireSigV4, denyWeakerUploads)',

@@ -74,8 +74,9 @@ export const conditionValues = (conditions: ConditionBlock, operator: string, ke
   return found === undefined ? undefined : asStrings(keys[found]);
 };
 
-export const partitionOf = (region: string): string =>
+/** A fallback only: the partition comes from the guard's own ARN, which knows every partition. */
+const partitionOf = (region: string): string =>
   region.startsWith('cn-') ? 'aws-cn' : region.startsWith('us-gov-') ? 'aws-us-gov' : 'aws';
 
-/** The bucket's ARN in the partition of its region. */
-export const bucketArnOf = (bucket: string, region: string): string => `arn:${partitionOf(region)}:s3:::${bucket}`;
+/** The bucket's ARN, in the given partition or else that of its region. */
+export const bucketArnOf = (bucket: string, region: string, partition?: string): string => `arn:${partition ?? partitionOf(region)}:s3:::${bucket}`;

@@ -9,7 +9,7 @@ import {
   CompleteMultipartUploadCommand, CreateMultipartUploadCommand, GetBucketPolicyCommand, GetPublicAccessBlockCommand, HeadObjectCommand,
   PutBucketPolicyCommand, PutBucketTaggingCommand, PutBucketWebsiteCommand, PutPublicAccessBlockCommand, UploadPartCommand,
 } from '@aws-sdk/client-s3';
-import { enforceBucket } from '../../lib/enforce';
+import { enforceBucket, findingOf } from '../../lib/enforce';
 import type { Finding } from '../../lib/finding';
 import { admin, emulatorGuard, REGION, uniqueBucket } from './aws';
 
@@ -19,8 +19,8 @@ const OFF = { PUBLIC_ACCESS_BLOCK: 'off', REQUIRE_TLS: 'off', REQUIRE_SIGV4: 'of
 /** A bucket as AWS creates it: the emulator gives a new bucket no default encryption. */
 const AES256 = { encryption: { Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' as const } }] } };
 
-const run = (bucket: string, settings: Record<string, string>): Promise<Finding> =>
-  enforceBucket({ bucket, region: REGION, accountId: ACCOUNT, trigger: { type: 'sweep', sweepId: 'guardrails-test' } }, emulatorGuard({ ...OFF, ...settings }));
+const run = async (bucket: string, settings: Record<string, string>): Promise<Finding> =>
+  findingOf(await enforceBucket({ bucket, region: REGION, accountId: ACCOUNT, trigger: { type: 'sweep', sweepId: 'guardrails-test' } }, emulatorGuard({ ...OFF, ...settings })));
 
 const policyOf = async (bucket: string) => {
   try {

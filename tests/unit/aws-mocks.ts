@@ -17,10 +17,12 @@ export const testGuard = (config: GuardConfig): Guard => {
     s3: clients.s3,
     describeKey: createKeyLookup(clients.kms),
     keyAliases: createAliasLookup(clients.kms),
-    accountOf: async (context) => context?.invokedFunctionArn?.split(':')[4] ?? 'unknown',
+    identityOf: async (context) => ({ accountId: context?.invokedFunctionArn?.split(':')[4] ?? 'unknown', partition: context?.invokedFunctionArn?.split(':')[1] ?? 'aws' }),
     homeRegion: REGION,
     lambda: clients.lambda,
     events: clients.events,
     calls: clients.calls,
+    // Verifying reads do not wait between attempts in unit specifications.
+    sleep: async () => undefined,
   };
 };

@@ -18,7 +18,7 @@ describe('configuration', () => {
       exemptTag: 'encryption-guard:exempt', exemptBuckets: [],
       sweep: { pageSize: 1000, concurrency: 16, maxHops: 50, logCompliant: false },
       guardrails: { PUBLIC_ACCESS_BLOCK: 'report', REQUIRE_TLS: 'report', REQUIRE_SIGV4: 'off', DENY_WEAKER_UPLOADS: 'report' },
-      flap: { threshold: 3, windowMinutes: 60 },
+      flap: { threshold: 3, windowMinutes: 60, settleSeconds: 60 },
     });
   });
 
@@ -38,7 +38,7 @@ describe('configuration', () => {
       dryRun: true, exemptTag: 'security:skip', exemptBuckets: ['logs-*', 'exact-name'], stackName: 'guard-prod',
       sweep: { pageSize: 500, concurrency: 8, maxHops: 20, logCompliant: true },
       guardrails: { PUBLIC_ACCESS_BLOCK: 'enforce', REQUIRE_TLS: 'off', REQUIRE_SIGV4: 'enforce', DENY_WEAKER_UPLOADS: 'report' },
-      flap: { table: 'guard-ledger', threshold: 5, windowMinutes: 30 },
+      flap: { table: 'guard-ledger', threshold: 5, windowMinutes: 30, settleSeconds: 60 },
     });
   });
 
