@@ -148,11 +148,9 @@ export const loadConfig = (env: Readonly<Record<string, string | undefined>>): G
     } else regions.set(parsed.region, arn);
   }
 
-  const bucketKeySet = value('BUCKET_KEY_ENABLED') !== undefined;
+  // Applies to the SSE-KMS rules the guard writes, also under a DSSE account mode (buckets tagged with an
+  // SSE-KMS mode); a DSSE rule never gets a bucket key (S3 Bucket Keys do not support DSSE-KMS).
   const bucketKeyEnabled = flag('BUCKET_KEY_ENABLED', true);
-  if (mode === 'DSSE_KMS' && bucketKeySet && bucketKeyEnabled) {
-    fail('BUCKET_KEY_ENABLED', 'cannot be true with DSSE_KMS: S3 Bucket Keys are not supported for DSSE-KMS');
-  }
 
   const blockValue = value('BLOCK_SSE_C') ?? 'preserve';
   const blockSseC = BLOCK_SSE_C_VALUES.find((option) => option === blockValue);
@@ -191,7 +189,7 @@ export const loadConfig = (env: Readonly<Record<string, string | undefined>>): G
   return {
     mode,
     kmsKeyArns,
-    bucketKeyEnabled: mode === 'DSSE_KMS' ? false : bucketKeyEnabled,
+    bucketKeyEnabled,
     blockSseC: blockSseC ?? 'preserve',
     dryRun,
     exemptTag,

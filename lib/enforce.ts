@@ -259,8 +259,7 @@ export const enforceBucket = async (request: EnforceRequest, deps: GuardDeps): P
 
   const at: BucketRef = { ...ref, region: state.region };
   const requirement = resolveRequirement(request.bucket, state.tags, config);
-  const before: RuleView = state.encryption ?? null;
-  const known = { region: state.region, before, ...(requirement.kind === 'mode' ? { mode: requirement.mode, modeSource: requirement.source } : {}) };
+  let known = { region: state.region, before: (state.encryption ?? null) as RuleView, ...(requirement.kind === 'mode' ? { mode: requirement.mode, modeSource: requirement.source } : {}) };
   if (requirement.kind === 'exempt') return done({ ...known, verdict: 'EXEMPT', action: 'NONE', exemptReason: requirement.reason, violations: [] });
 
   // The policy may matter only now that the bucket's own mode is known (an SSE_C mode tag).
@@ -351,6 +350,7 @@ export const enforceBucket = async (request: EnforceRequest, deps: GuardDeps): P
       return done({ ...known, verdict: 'ERROR', action: 'FAILED', violations: [failure('FOREIGN_OR_UNUSABLE_KEY', `checking keys failed: ${errorName(error)}`)] });
     }
     if (written.length === 0) {
+      known = { ...known, before: current.encryption ?? null }; // judged from this state now
       const stop = verdictOnly(decision);
       if (stop) return stop; // e.g. the owner put a stronger rule in place meanwhile: compliant, nothing written
       found = decision;

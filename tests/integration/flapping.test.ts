@@ -8,7 +8,7 @@ import type { Finding } from '../../lib/finding';
 import { createFlapLedger } from '../../lib/flap-ledger';
 import type { FindingSink, NotEvaluated } from '../../lib/telemetry';
 import { useEmulator } from '../emulator-env';
-import { admin, emulatorGuard, REGION, uniqueBucket } from './aws';
+import { admin, emulatorGuard, REGION, serialisedDynamoDb, uniqueBucket } from './aws';
 
 const ACCOUNT = '123456789012';
 const ROGUE = `arn:aws:sts::${ACCOUNT}:assumed-role/legacy-deployer/nightly`;
@@ -33,21 +33,6 @@ const eventFor = (bucket: string, eventId: string, minutesAgo = 0) => ({
     userIdentity: { type: 'AssumedRole', arn: ROGUE }, requestParameters: { bucketName: bucket }, recipientAccountId: ACCOUNT,
   },
 });
-
-/**
- * DynamoDB applies conditional writes to one item one at a time; the emulator does not (DESIGN.md, moto
- * facts). The ledger's client here queues its UpdateItem calls, as DynamoDB would serialise them.
- */
-const serialisedDynamoDb = (): DynamoDBClient => {
-  const client = new DynamoDBClient({ region: REGION, endpoint: useEmulator() });
-  let queue: Promise<unknown> = Promise.resolve();
-  client.middlewareStack.add((next) => (args) => {
-    const turn = queue.then(() => next(args));
-    queue = turn.catch(() => undefined);
-    return turn;
-  }, { step: 'initialize', name: 'serialiseLikeDynamoDb' });
-  return client;
-};
 
 const handlerWith = (threshold = '3') => {
   const settings = { FLAP_TABLE: table, FLAP_THRESHOLD: threshold, FLAP_WINDOW_MINUTES: '60' };

@@ -96,6 +96,25 @@ describe('enforceBucket with guardrails', () => {
     expect(finding).toMatchObject({ action: 'REMEDIATED', policyBefore: { Statement: [OWNERS_NEW] } });
   });
 
+  it('REMEDIATED only when nothing enforced remains: the rule is fixed, but a policy too large for the TLS statement is FAILED, naming what remains', async () => {
+    const big: object[] = [];
+    const next = (i: number) => ({ ...FOREIGN, Sid: `Partner${i}`, Resource: `arn:aws:s3:::app-data/partners/${i}/*` });
+    const text = () => JSON.stringify({ Version: '2012-10-17', Statement: big });
+    while (text().length < 20 * 1024 - 100) big.push(next(big.length)); // the guard's statement would push it over
+    const state = bucket({ policy: text() });
+    let written: object | undefined; // no default rule until the guard writes one
+    s3.on(GetBucketEncryptionCommand).callsFake(async () => {
+      if (!written) throw s3Error('ServerSideEncryptionConfigurationNotFoundError', 404);
+      return { ServerSideEncryptionConfiguration: written };
+    });
+    s3.on(PutBucketEncryptionCommand).callsFake(async (input) => { written = input.ServerSideEncryptionConfiguration; return {}; });
+    const finding = findingOf(await enforceBucket(request, testGuard(config({ guardrails: { ...DEFAULTS, REQUIRE_TLS: 'enforce', PUBLIC_ACCESS_BLOCK: 'off' } }))));
+    expect(s3.commandCalls(PutBucketEncryptionCommand)).toHaveLength(1);
+    expect(s3.commandCalls(PutBucketPolicyCommand)).toHaveLength(0);
+    expect(state.policy()).toBe(text());
+    expect(finding).toMatchObject({ verdict: 'NONCOMPLIANT', action: 'FAILED', after: { algorithm: 'AES256' }, unresolved: ['TLS_NOT_REQUIRED', 'POLICY_TOO_LARGE'] });
+  });
+
   it('PUBLIC_ACCESS_BLOCK=enforce turns all four flags on and shows before and after', async () => {
     bucket();
     const finding = findingOf(await enforceBucket(request, testGuard(config({ guardrails: { ...DEFAULTS, PUBLIC_ACCESS_BLOCK: 'enforce', REQUIRE_TLS: 'off', DENY_WEAKER_UPLOADS: 'off' } }))));
