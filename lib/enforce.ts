@@ -172,17 +172,20 @@ const decide = async (context: Context, current: Snapshot, fresh?: string): Prom
       withholding = true;
     }
   }
+  const listedInUse = keyInUse(evaluation.plan ?? current.encryption, listedKeyFor(region, config.kmsKeyArns), keys);
   const guardrailResult: GuardrailResult = requirement.kind === 'mode'
     ? evaluateGuardrails({
       bucket: request.bucket, region, partition: request.partition, mode: requirement.mode, settings: config.guardrails,
-      keyArn: keyInUse(evaluation.plan ?? current.encryption, listedKeyFor(region, config.kmsKeyArns), keys),
+      keyArn: listedInUse,
       policy: current.policy, publicAccessBlock: current.publicAccessBlock, website: context.website,
       ...(aliases !== undefined ? { keyAliases: aliases } : {}), sseCDeny: requirement.sseCDeny === true, sseCAllowed: config.blockSseC === 'allow',
     })
     : { violations: [] };
   // A withheld rewrite leaves the bucket exactly as it is: the guardrails are reported, not written.
   const guardrails: GuardrailResult = withholding ? { violations: guardrailResult.violations } : guardrailResult;
-  const guardrailViolations = [...guardrails.violations, ...unreadable(config, requirement, { publicAccessBlock: current.publicAccessBlock, policy: current.policy, website: context.website, aliases })];
+  const guardrailViolations = [...guardrails.violations, ...unreadable(config, requirement, {
+    publicAccessBlock: current.publicAccessBlock, policy: current.policy, website: context.website, aliases: listedInUse ? aliases : undefined,
+  })];
   const violations = [...evaluation.violations, ...guardrailViolations];
   const plans: Plans = { ...(evaluation.plan ? { encryption: evaluation.plan } : {}), guardrails };
   const writes: BucketSetting[] = [

@@ -270,6 +270,14 @@ describe('enforceBucket when a guardrail read is denied', () => {
     expect(state.policy()).toBeUndefined();
   });
 
+  it('does not mention the aliases for a bucket that does not use the listed key (no key statement to write)', async () => {
+    bucket({ encryption: { algorithm: 'aws:kms:dsse', kmsKeyId: KEYS.otherOurs } }); // stronger, our own key: complies
+    mockKey();
+    kms.on(ListAliasesCommand).rejects(s3Error('AccessDeniedException', 400));
+    const finding = findingOf(await enforceBucket(request, testGuard(config({ mode: 'SSE_KMS_CUSTOMER_MANAGED', kmsKeyArns: [KEYS.listed], guardrails: { ...DEFAULTS, PUBLIC_ACCESS_BLOCK: 'off', REQUIRE_TLS: 'off', DENY_WEAKER_UPLOADS: 'enforce' } }))));
+    expect(finding.violations.map((v) => v.code)).not.toContain('KEY_ALIASES_UNREADABLE');
+  });
+
   it('still enforces encryption, and says the denied Block Public Access was not checked', async () => {
     bucket({ encryption: { algorithm: 'AES256' } });
     s3.on(GetPublicAccessBlockCommand).rejects(s3Error('AccessDenied', 403));
