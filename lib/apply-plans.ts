@@ -19,6 +19,7 @@ import type { BucketEncryption, EncryptionRule } from './encryption';
 import { type Violation, violation as failure, warning } from './evaluate';
 import type { Finding } from './finding';
 import { ALL_BLOCKED, GUARD_SID_PREFIX, type GuardrailResult, type PublicAccessBlock } from './guardrails';
+import { deniedGuardrailWrite, type GuardrailWrite } from './write-denials';
 
 /** The bucket settings the guard reads and writes. */
 export type BucketSetting = 'encryption' | 'policy' | 'publicAccessBlock';
@@ -43,6 +44,11 @@ export interface Applied {
   state: Snapshot;
   /** Settings written (the write succeeded). */
   written: BucketSetting[];
+  /**
+   * Settings whose write S3 refused for a reason the guard does not own: an organisation's SCP, RCP or S3
+   * policy, or BlockPublicPolicy refusing a policy that someone else's statement makes public.
+   */
+  refused: BucketSetting[];
   /** Settings whose read-back still showed the old value after the backoff: worth a later look. */
   pending: BucketSetting[];
   violations: Violation[];
@@ -107,8 +113,9 @@ export const applyPlans = async (s3: S3ForRegion, at: BucketRef, plans: Plans, b
   const sleep = options.sleep ?? pause;
   const delays = options.verifyDelaysMs ?? VERIFY_DELAYS_MS;
   const state: Snapshot = { ...basedOn };
-  const result = (outcome: Applied['outcome']): Applied => ({ outcome, state, written, pending, violations, fields });
+  const result = (outcome: Applied['outcome']): Applied => ({ outcome, state, written, refused, pending, violations, fields });
   const written: BucketSetting[] = [];
+  const refused: BucketSetting[] = [];
   const pending: BucketSetting[] = [];
   const violations: Violation[] = [];
   const fields: Partial<Finding> = {};
@@ -178,7 +185,14 @@ export const applyPlans = async (s3: S3ForRegion, at: BucketRef, plans: Plans, b
             continue;
           }
           if (isTransient(error) || isNoSuchBucket(error)) throw error;
-          violations.push(failure(isAccessDenied(error) ? 'ACCESS_DENIED' : 'WRITE_FAILED', `${step.call} failed: ${errorName(error)}: ${errorMessage(error)}`));
+          // A guardrail setting the organisation owns, or a public policy S3 refuses, is a finding, not a failure.
+          const owned = isAccessDenied(error) && step.setting !== 'encryption' ? deniedGuardrailWrite(step.call as GuardrailWrite, errorMessage(error)) : undefined;
+          if (owned) {
+            violations.push(owned);
+            refused.push(step.setting);
+          } else {
+            violations.push(failure(isAccessDenied(error) ? 'ACCESS_DENIED' : 'WRITE_FAILED', `${step.call} failed: ${errorName(error)}: ${errorMessage(error)}`));
+          }
           break;
         }
       }

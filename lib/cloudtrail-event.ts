@@ -19,6 +19,9 @@ export const TRIGGER_EVENT_NAMES = [
   'DeleteBucketPolicy',
   'PutBucketPublicAccessBlock',
   'DeleteBucketPublicAccessBlock',
+  // A website endpoint serves HTTP only: whether TLS can be required changes with it.
+  'PutBucketWebsite',
+  'DeleteBucketWebsite',
 ] as const;
 export type TriggerEventName = (typeof TRIGGER_EVENT_NAMES)[number];
 

@@ -4,6 +4,7 @@ import { type AwsClients, type CallCounts, createClients } from './aws-clients';
 import { loadConfig } from './config';
 import type { GuardDeps } from './enforce';
 import { createFlapLedger } from './flap-ledger';
+import { createAliasLookup } from './key-aliases';
 import { createKeyLookup } from './key-lookup';
 
 export interface Guard extends GuardDeps {
@@ -26,6 +27,7 @@ export const createGuard = (env: Readonly<Record<string, string | undefined>> = 
     config,
     s3: clients.s3,
     describeKey: createKeyLookup(clients.kms),
+    keyAliases: createAliasLookup(clients.kms),
     identityOf: createIdentityResolver(() => clients.sts(homeRegion)),
     homeRegion,
     lambda: clients.lambda,

@@ -47,7 +47,10 @@ const FORBIDDEN_KMS_ACTIONS = [
   'kms:EnableKey', 'kms:CreateKey', 'kms:UpdateAlias', 'kms:CreateAlias',
 ];
  /** Actions without resource-level permissions: IAM accepts only "*" as their resource. */
-const NO_RESOURCE_LEVEL_ACTIONS = ['s3:ListAllMyBuckets'];
+const NO_RESOURCE_LEVEL_ACTIONS = ['s3:ListAllMyBuckets', 'kms:ListAliases'];
+/** KMS statements that name keys (ListAliases names none: it lists the account's aliases, read-only). */
+const keyScoped = (statement: { Action?: string | string[] }): boolean =>
+  asArray<string>(statement.Action).some((action) => action.startsWith('kms:') && !NO_RESOURCE_LEVEL_ACTIONS.includes(action));
 const KEY_ARN = /^arn:(aws[a-z-]*|\$\{AWS::Partition\}):kms:([a-z0-9-]+|\*):(\d{12}|\$\{AWS::AccountId\}):key\/[A-Za-z0-9*-]+$/;
 
 /** A resource entry as text: a literal ARN or the body of a `Fn::Sub`; anything else is shown as JSON. */
@@ -221,12 +224,14 @@ describe('packaged template (serverless package, default params)', () => {
       expect(actions.filter((action) => FORBIDDEN_KMS_ACTIONS.includes(action))).toEqual([]);
     });
 
-    it('scopes every KMS permission to key ARNs (no "*", no aliases)', () => {
-      const kmsResources = statements()
-        .filter((statement) => asArray<string>(statement.Action).some((action) => action.startsWith('kms:')))
-        .flatMap((statement) => asArray(statement.Resource).map(resourceText));
+    it('scopes every KMS permission to key ARNs (no "*", no aliases), but ListAliases, which IAM scopes to "*" only, alone in its statement', () => {
+      const kmsResources = statements().filter(keyScoped).flatMap((statement) => asArray(statement.Resource).map(resourceText));
       expect(kmsResources.length).toBeGreaterThan(0);
       for (const resource of kmsResources) expect(resource).toMatch(KEY_ARN);
+      for (const role of GUARD_ROLES) {
+        const listAliases = roleStatements(template, role).filter((statement) => asArray<string>(statement.Action).includes('kms:ListAliases'));
+        expect(listAliases.map((statement) => [asArray(statement.Action), statement.Resource])).toEqual([[['kms:ListAliases'], '*']]);
+      }
     });
   });
 
@@ -265,8 +270,7 @@ describe('packaging with other params', () => {
   it('with a customer managed key lists that key (even of another account) among the keys the role may describe', async () => {
     const key = 'arn:aws:kms:us-east-1:111122223333:key/1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d';
     const { template } = expectPackaged(await packageService(service, { encryptionMode: 'SSE_KMS_CUSTOMER_MANAGED', kmsKeyArn: key }));
-    const kmsResources = GUARD_ROLES.flatMap((role) => roleStatements(template, role))
-      .filter((statement) => asArray<string>(statement.Action).some((action) => action.startsWith('kms:')))
+    const kmsResources = GUARD_ROLES.flatMap((role) => roleStatements(template, role)).filter(keyScoped)
       .flatMap((statement) => asArray(statement.Resource).map(resourceText));
     expect(kmsResources).toContain(key);
     for (const resource of kmsResources) expect(resource).toMatch(KEY_ARN);

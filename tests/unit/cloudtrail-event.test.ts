@@ -42,6 +42,8 @@ const POSITIVES = [
   { file: 'delete-bucket-policy.json', eventName: 'DeleteBucketPolicy', bucket: 'example-shared-reports', actor: `arn:aws:sts::${ACCOUNT}:assumed-role/AWSReservedSSO_AdministratorAccess_0a1b2c3d4e5f6a7b/jane.doe@example.com` },
   { file: 'put-public-access-block.json', eventName: 'PutBucketPublicAccessBlock', bucket: 'example-static-site', actor: `arn:aws:sts::${ACCOUNT}:assumed-role/AWSReservedSSO_AdministratorAccess_0a1b2c3d4e5f6a7b/jane.doe@example.com` },
   { file: 'delete-public-access-block.json', eventName: 'DeleteBucketPublicAccessBlock', bucket: 'example-static-site', actor: `arn:aws:sts::${ACCOUNT}:assumed-role/AWSReservedSSO_AdministratorAccess_0a1b2c3d4e5f6a7b/jane.doe@example.com` },
+  { file: 'put-bucket-website.json', eventName: 'PutBucketWebsite', bucket: 'example-static-site', actor: `arn:aws:sts::${ACCOUNT}:assumed-role/AWSReservedSSO_AdministratorAccess_0a1b2c3d4e5f6a7b/jane.doe@example.com` },
+  { file: 'delete-bucket-website.json', eventName: 'DeleteBucketWebsite', bucket: 'example-static-site', actor: `arn:aws:sts::${ACCOUNT}:assumed-role/AWSReservedSSO_AdministratorAccess_0a1b2c3d4e5f6a7b/jane.doe@example.com` },
 ] as const;
 
 /** Samples the guard must ignore (before any AWS call), and why. */
@@ -182,8 +184,8 @@ describe('malformed input never throws and never names a bucket', () => {
 
   it('acts on exactly the calls of TRIGGER_EVENT_NAMES', () => {
     expect([...TRIGGER_EVENT_NAMES].sort()).toEqual([
-      'CreateBucket', 'DeleteBucketEncryption', 'DeleteBucketPolicy', 'DeleteBucketPublicAccessBlock', 'DeleteBucketTagging',
-      'PutBucketEncryption', 'PutBucketPolicy', 'PutBucketPublicAccessBlock', 'PutBucketTagging', 'TagResource', 'UntagResource',
+      'CreateBucket', 'DeleteBucketEncryption', 'DeleteBucketPolicy', 'DeleteBucketPublicAccessBlock', 'DeleteBucketTagging', 'DeleteBucketWebsite',
+      'PutBucketEncryption', 'PutBucketPolicy', 'PutBucketPublicAccessBlock', 'PutBucketTagging', 'PutBucketWebsite', 'TagResource', 'UntagResource',
     ]);
   });
 

@@ -138,13 +138,53 @@ describe('enforceBucket', () => {
     });
   });
 
-  it('reads the bucket policy in parallel in a KMS mode and warns when KMS may break its writers', async () => {
-    bucketWith(encryption('aws:kms', { bucketKeyEnabled: true }));
-    s3.on(GetBucketPolicyCommand).resolves({ Policy: JSON.stringify({ Statement: [{ Effect: 'Allow', Principal: { Service: 'logging.s3.amazonaws.com' }, Action: 's3:PutObject', Resource: '*' }] }) });
-    const finding = findingOf(await enforceBucket(request, testGuard(config({ mode: 'SSE_KMS_AWS_MANAGED' }))));
-    expect(finding.verdict).toBe('COMPLIANT');
-    expect(finding.violations).toEqual([expect.objectContaining({ code: 'KMS_MAY_BREAK_WRITERS', severity: 'warning' })]);
-    expect(s3.calls()).toHaveLength(3);
+  describe('in a KMS mode, with the policy guardrails off', () => {
+    const LOGS = JSON.stringify({ Statement: [{ Effect: 'Allow', Principal: { Service: 'logging.s3.amazonaws.com' }, Action: 's3:PutObject', Resource: '*' }] });
+    const ELB = JSON.stringify({ Statement: [{ Effect: 'Allow', Principal: { Service: 'logdelivery.elasticloadbalancing.amazonaws.com' }, Action: 's3:PutObject', Resource: 'arn:aws:s3:::app-data/AWSLogs/*' }] });
+    const operations = () => s3.calls().map((call) => call.args[0].constructor.name.replace(/Command$/, ''));
+
+    it('does not read the policy of a compliant bucket: two calls', async () => {
+      bucketWith(encryption('aws:kms', { bucketKeyEnabled: true }));
+      s3.on(GetBucketPolicyCommand).resolves({ Policy: LOGS });
+      const finding = findingOf(await enforceBucket(request, testGuard(config({ mode: 'SSE_KMS_AWS_MANAGED' }))));
+      expect(finding).toMatchObject({ verdict: 'COMPLIANT', violations: [] });
+      expect(operations()).toEqual(['GetBucketEncryption', 'GetBucketTagging']);
+    });
+
+    it('reads the policy once a rewrite is planned, and leaves a bucket ELB delivers logs to as it is', async () => {
+      bucketWith(encryption('AES256'));
+      s3.on(GetBucketPolicyCommand).resolves({ Policy: ELB });
+      const finding = findingOf(await enforceBucket(request, testGuard(config({ mode: 'SSE_KMS_AWS_MANAGED' }))));
+      expect(finding).toMatchObject({ verdict: 'NONCOMPLIANT', action: 'SKIPPED' });
+      expect(finding.violations.map((v) => v.code)).toEqual(['ENCRYPTION_TOO_WEAK', 'KMS_WOULD_BREAK_WRITERS']);
+      expect(finding.violations[1].detail).toMatch(/logdelivery\.elasticloadbalancing\.amazonaws\.com \(Elastic Load Balancing access logs: SSE-S3 only\)/);
+      expect(finding).not.toHaveProperty('plan');
+      expect(operations()).toEqual(['GetBucketEncryption', 'GetBucketTagging', 'GetBucketPolicy']);
+    });
+
+    it('rewrites it all the same when the bucket is tagged encryption-guard:kms-rewrite=accept, without reading the policy', async () => {
+      bucketWith(encryption('AES256'), { 'encryption-guard:kms-rewrite': 'accept' });
+      s3.on(GetBucketPolicyCommand).resolves({ Policy: ELB });
+      const finding = findingOf(await enforceBucket(request, testGuard(config({ mode: 'SSE_KMS_AWS_MANAGED' }))));
+      expect(finding).toMatchObject({ verdict: 'NONCOMPLIANT', action: 'REMEDIATED', after: expect.objectContaining({ algorithm: 'aws:kms' }) });
+      expect(operations()).not.toContain('GetBucketPolicy');
+    });
+
+    it('does not rewrite a bucket whose policy it may not read: who else uses it is unknown', async () => {
+      bucketWith('none');
+      s3.on(GetBucketPolicyCommand).rejects(s3Error('AccessDenied', 403));
+      const finding = findingOf(await enforceBucket(request, testGuard(config({ mode: 'SSE_KMS_AWS_MANAGED' }))));
+      expect(finding).toMatchObject({ verdict: 'NONCOMPLIANT', action: 'SKIPPED' });
+      expect(finding.violations).toContainEqual(expect.objectContaining({ code: 'POLICY_UNREADABLE', severity: 'violation', detail: expect.stringMatching(/not rewritten/) }));
+      expect(s3.commandCalls(PutBucketEncryptionCommand)).toHaveLength(0);
+    });
+
+    it('warns KMS_MAY_BREAK_WRITERS on a compliant bucket when a guardrail read the policy anyway', async () => {
+      bucketWith(encryption('aws:kms', { bucketKeyEnabled: true }));
+      s3.on(GetBucketPolicyCommand).resolves({ Policy: LOGS });
+      const finding = findingOf(await enforceBucket(request, testGuard(config({ mode: 'SSE_KMS_AWS_MANAGED', guardrails: { ...config().guardrails, REQUIRE_SIGV4: 'report' } }))));
+      expect(finding.violations.map((v) => `${v.code}:${v.severity}`)).toEqual(['KMS_MAY_BREAK_WRITERS:warning', 'SIGV4_NOT_REQUIRED:warning']);
+    });
   });
 
   it('a bucket that does not exist (never created, or deleted before it was handled) is no finding, and not exempt', async () => {
