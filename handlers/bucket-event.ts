@@ -45,8 +45,9 @@ export const createBucketEventHandler = (guard: Guard, sink: FindingSink) => {
           region: trigger.region,
           accountId,
           trigger: { type: 'event', eventName: trigger.eventName, ...(trigger.eventId ? { eventId: trigger.eventId } : {}), ...(trigger.actor ? { actor: trigger.actor } : {}) },
-        }, guard).then((finding) => {
+        }, guard).then(async (finding) => {
           sink.finding(finding);
+          await guard.handOff?.(finding); // a compliant KMS-mode bucket's objects: lib/reencrypt/
           return finding;
         }, (error: unknown) => {
           sink.retrying(trigger.bucket, error);

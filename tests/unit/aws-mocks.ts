@@ -20,5 +20,8 @@ export const testGuard = (config: GuardConfig): Guard => {
     lambda: clients.lambda,
     events: clients.events,
     calls: clients.calls,
+    sqs: clients.sqs,
+    s3control: clients.s3control,
+    kms: clients.kms,
   };
 };
