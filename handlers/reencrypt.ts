@@ -12,6 +12,7 @@ import { createJob, describeJob, guardJobs } from '../lib/reencrypt/batch-operat
 import { jobOutcome } from '../lib/reencrypt/batch-plan';
 import { sendReencryptMessage } from '../lib/reencrypt/handoff';
 import { parseMessage, type ReencryptMessage } from '../lib/reencrypt/message';
+import { PAGE_SIZE } from '../lib/reencrypt/objects';
 import { countPage, logReencryption, type ReencryptFinding } from '../lib/reencrypt/report';
 import { type ReencryptDeps, runReencryptMessage } from '../lib/reencrypt/run';
 import { flushMetrics, logger } from '../lib/telemetry';
@@ -20,6 +21,8 @@ import { flushMetrics, logger } from '../lib/telemetry';
 export const REENCRYPT_CONCURRENCY = 32;
 
 export interface ReencryptRuntime {
+  /** Objects per page and message (default 1000). */
+  pageSize?: number;
   /** Sends the next page's message. */
   enqueue: (message: ReencryptMessage) => Promise<void>;
   finding: (finding: ReencryptFinding) => void;
@@ -27,12 +30,13 @@ export interface ReencryptRuntime {
   batch: Pick<ReencryptDeps['batch'], 'roleArn' | 'reportBucket'>;
 }
 
-export const reencryptDeps = (guard: Guard, runtime: Pick<ReencryptRuntime, 'enqueue' | 'batch'>, requestId: string): ReencryptDeps => ({
+export const reencryptDeps = (guard: Guard, runtime: Pick<ReencryptRuntime, 'enqueue' | 'batch' | 'pageSize'>, requestId: string): ReencryptDeps => ({
   config: guard.config,
   s3: guard.s3,
   // TTL 0: every check asks KMS (a key disabled a minute ago must stop the re-keying now).
   describeKeyFresh: createKeyLookup(guard.kms, 0),
   concurrency: REENCRYPT_CONCURRENCY,
+  pageSize: runtime.pageSize ?? PAGE_SIZE,
   enqueue: runtime.enqueue,
   requestId,
   now: Date.now,

@@ -16,7 +16,7 @@ import { isTerminal, jobOutcome } from './batch-plan';
 import { reencryptCoverage, type Target, targetFor } from './coverage';
 import { estimateCost, failures } from './estimate';
 import type { ReencryptMessage } from './message';
-import { listObjectPage, type ObjectPage, PAGE_SIZE, headObject, updateObjectEncryption } from './objects';
+import { headObject, listObjectPage, type ObjectPage, PAGE_SIZE, updateObjectEncryption } from './objects';
 import { countsOf, type ReencryptFinding } from './report';
 import { FAILURE_SAMPLES, rekeyPage } from './rekey-page';
 
@@ -38,6 +38,8 @@ export interface ReencryptDeps {
   batch: BatchDeps;
   /** Objects read or re-keyed at once. */
   concurrency: number;
+  /** Objects per listing page (and queue message): at most 1000, S3's page. */
+  pageSize: number;
   /** Hands the next page to the queue. */
   enqueue: (message: ReencryptMessage) => Promise<void>;
   /** Identifies this delivery (SQS message id): the Batch job request's idempotency token. */
@@ -84,7 +86,7 @@ export const runReencryptMessage = async (message: ReencryptMessage, deps: Reenc
     if (probe.large) return finish({ ...known, target, path: 'batch', ...(await startJob(deps, message, target)) });
     page = probe.first;
   }
-  page ??= await listObjectPage(deps.s3, ref, config.reencrypt.versions, message.cursor);
+  page ??= await listObjectPage(deps.s3, ref, config.reencrypt.versions, message.cursor, deps.pageSize);
 
   // Report mode reads a sample of a large bucket (the inline limit) and only counts the rest.
   const examine = enforce ? page.objects.length : Math.max(0, Math.min(page.objects.length, config.reencrypt.inlineMaxObjects - message.tally.examined.objects));
@@ -111,7 +113,7 @@ export const runReencryptMessage = async (message: ReencryptMessage, deps: Reenc
 
 /** Lists (keys only) until the bucket shows more than `limit` objects, or ends; the first page is kept for the pass. */
 const probeSize = async (deps: ReencryptDeps, ref: BucketRef, limit: number): Promise<{ large: boolean; first: ObjectPage }> => {
-  const first = await listObjectPage(deps.s3, ref, deps.config.reencrypt.versions);
+  const first = await listObjectPage(deps.s3, ref, deps.config.reencrypt.versions, undefined, deps.pageSize);
   let seen = first.objects.length;
   let cursor = first.next;
   while (cursor && seen <= limit) {
