@@ -233,6 +233,15 @@ describe('packaged template (serverless package, default params)', () => {
   it('has no trail unless createTrail=true', () => {
     expect(resourcesOfType(template, 'AWS::CloudTrail::Trail')).toEqual([]);
   });
+
+  it('deploys nothing of re-keying existing objects while reencryptObjects is off (the default)', () => {
+    expect(Object.keys(template.Resources).filter((id) => /Reencrypt|BatchOperations/.test(id))).toEqual([]);
+    expect(fn().Properties.Environment.Variables).toMatchObject({ REENCRYPT_OBJECTS: 'off', REENCRYPT_QUEUE_URL: '' });
+    const actions = Object.values(template.Resources).filter((r) => r.Type === 'AWS::IAM::Role' || r.Type === 'AWS::IAM::Policy')
+      .flatMap((r) => [...asArray<any>(r.Properties?.Policies).map((p: any) => p.PolicyDocument), r.Properties?.PolicyDocument].filter(Boolean))
+      .flatMap((doc: any) => asArray<any>(doc.Statement)).flatMap((statement) => asArray<string>(statement.Action));
+    expect(actions.filter((action) => action === 's3:UpdateObjectEncryption' || action === 'iam:PassRole' || action === 's3:CreateJob')).toEqual([]);
+  });
 });
 
 describe('packaging with other params', () => {
