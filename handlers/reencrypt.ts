@@ -10,7 +10,7 @@ import { createGuard, type Guard } from '../lib/guard';
 import { createKeyLookup } from '../lib/key-lookup';
 import { createJob, describeJob, guardJobs } from '../lib/reencrypt/batch-operations';
 import { jobOutcome } from '../lib/reencrypt/batch-plan';
-import { sendReencryptMessage } from '../lib/reencrypt/handoff';
+import { queueSender } from '../lib/reencrypt/handoff';
 import { parseMessage, type ReencryptMessage } from '../lib/reencrypt/message';
 import { PAGE_SIZE } from '../lib/reencrypt/objects';
 import { countPage, logReencryption, type ReencryptFinding } from '../lib/reencrypt/report';
@@ -27,7 +27,7 @@ export interface ReencryptRuntime {
   enqueue: (message: ReencryptMessage) => Promise<void>;
   finding: (finding: ReencryptFinding) => void;
   ignored: (reason: string) => void;
-  batch: Pick<ReencryptDeps['batch'], 'roleArn' | 'reportBucket'>;
+  batch: Pick<ReencryptDeps['batch'], 'stack'>;
 }
 
 export const reencryptDeps = (guard: Guard, runtime: Pick<ReencryptRuntime, 'enqueue' | 'batch' | 'pageSize'>, requestId: string): ReencryptDeps => ({
@@ -75,15 +75,12 @@ export const createReencryptHandler = (guard: Guard, runtime: ReencryptRuntime) 
 
 const lambdaHandler = () => {
   const guard = createGuard();
-  const queueUrl = process.env.REENCRYPT_QUEUE_URL ?? '';
+  const { REENCRYPT_QUEUE_NAME = '', REENCRYPT_BATCH_ROLE_NAME, REENCRYPT_REPORT_BUCKET_PREFIX } = process.env;
   return createReencryptHandler(guard, {
-    enqueue: (message) => sendReencryptMessage(guard.sqs(guard.homeRegion), queueUrl, message),
+    enqueue: queueSender(() => guard.sqs(guard.homeRegion), REENCRYPT_QUEUE_NAME),
     finding: logReencryption,
     ignored: (reason) => logger.info('message ignored', { reason }),
-    batch: {
-      ...(process.env.REENCRYPT_BATCH_ROLE_ARN ? { roleArn: process.env.REENCRYPT_BATCH_ROLE_ARN } : {}),
-      ...(process.env.REENCRYPT_REPORT_BUCKET ? { reportBucket: process.env.REENCRYPT_REPORT_BUCKET } : {}),
-    },
+    batch: REENCRYPT_BATCH_ROLE_NAME && REENCRYPT_REPORT_BUCKET_PREFIX ? { stack: { roleName: REENCRYPT_BATCH_ROLE_NAME, reportBucketPrefix: REENCRYPT_REPORT_BUCKET_PREFIX } } : {},
   });
 };
 

@@ -5,7 +5,7 @@ import { loadConfig } from './config';
 import type { GuardDeps } from './enforce';
 import { createFlapLedger } from './flap-ledger';
 import { createKeyLookup } from './key-lookup';
-import { createHandOff, type HandOff, sendReencryptMessage } from './reencrypt/handoff';
+import { createHandOff, type HandOff, queueSender } from './reencrypt/handoff';
 import { logger } from './telemetry';
 
 export interface Guard extends GuardDeps {
@@ -40,8 +40,8 @@ export const createGuard = (env: Readonly<Record<string, string | undefined>> = 
     sqs: clients.sqs,
     s3control: clients.s3control,
     kms: clients.kms,
-    ...(config.reencrypt.objects !== 'off' && env.REENCRYPT_QUEUE_URL
-      ? { handOff: createHandOff(config, (message) => sendReencryptMessage(clients.sqs(homeRegion), env.REENCRYPT_QUEUE_URL!, message), (message, details) => logger.warn(message, details)) }
+    ...(config.reencrypt.objects !== 'off' && env.REENCRYPT_QUEUE_NAME
+      ? { handOff: createHandOff(config, queueSender(() => clients.sqs(homeRegion), env.REENCRYPT_QUEUE_NAME), (message, details) => logger.warn(message, details)) }
       : {}),
     ...(config.flap.table ? { ledger: createFlapLedger(() => clients.dynamodb(homeRegion), config.flap.table, config.flap.windowMinutes * 60_000) } : {}),
   };

@@ -22,6 +22,22 @@ const enabled = async (resolveVariable) => {
 const listedKeys = async (resolveVariable) =>
   String(await resolveVariable('param:kmsKeyArn')).split(',').map((arn) => arn.trim()).filter(Boolean);
 
+/**
+ * Names, not Refs, reach the functions (`serverless invoke local` cannot resolve a Ref): the queue, the
+ * Batch Operations role (IAM is global: the region is in its name) and the report bucket's prefix
+ * (bucket names are global: `<prefix>-<account>-<region>`).
+ */
+const names = async (resolveVariable) => {
+  const [service, stage, region] = await Promise.all([resolveVariable('self:service'), resolveVariable('sls:stage'), resolveVariable('aws:region')]);
+  const prefix = `${service}-${stage}-rekey`;
+  if (prefix.length + 1 + 12 + 1 + String(region).length > 63) {
+    const error = new Error(`the report bucket name ${prefix}-<account>-${region} would be longer than 63 characters: use a shorter stage name`);
+    error.stack = error.message;
+    throw error;
+  }
+  return { queue: `${service}-${stage}-reencrypt.fifo`, batchRole: `${service}-${stage}-${region}-rekey-batch`, reportBucketPrefix: prefix, fn: `${service}-${stage}-reencryptObjects` };
+};
+
 const sub = (text) => ({ 'Fn::Sub': text });
 const getAtt = (id, attribute) => ({ 'Fn::GetAtt': [id, attribute] });
 /** Object and bucket ARNs of this account only: s3:ResourceAccount. */
@@ -50,14 +66,14 @@ const objectStatements = [
 ];
 
 const resources = async (resolveVariable) => {
-  const [service, stage, keys] = await Promise.all([resolveVariable('self:service'), resolveVariable('sls:stage'), listedKeys(resolveVariable)]);
-  const fn = `${service}-${stage}-reencryptObjects`;
+  const [{ queue, batchRole, reportBucketPrefix, fn }, keys] = await Promise.all([names(resolveVariable), listedKeys(resolveVariable)]);
   return {
     Resources: {
       // One message per bucket and listing page; one message group per bucket (its pages run in order, one at a time).
       ReencryptQueue: {
         Type: 'AWS::SQS::Queue',
         Properties: {
+          QueueName: queue,
           FifoQueue: true,
           VisibilityTimeout: 6 * FUNCTION_TIMEOUT,
           SqsManagedSseEnabled: true,
@@ -74,6 +90,7 @@ const resources = async (resolveVariable) => {
         DeletionPolicy: 'Retain',
         UpdateReplacePolicy: 'Retain',
         Properties: {
+          BucketName: sub(`${reportBucketPrefix}-\${AWS::AccountId}-\${AWS::Region}`),
           BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
           PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
           OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
@@ -98,6 +115,7 @@ const resources = async (resolveVariable) => {
       BatchOperationsRole: {
         Type: 'AWS::IAM::Role',
         Properties: {
+          RoleName: batchRole,
           AssumeRolePolicyDocument: {
             Version: '2012-10-17',
             Statement: [{
@@ -137,7 +155,7 @@ const resources = async (resolveVariable) => {
                 ...objectStatements,
                 ...keyStatements(keys),
                 ...(keys.length > 0 ? [{ Effect: 'Allow', Action: ['kms:DescribeKey', 'kms:GetKeyRotationStatus'], Resource: keys }] : []),
-                { Effect: 'Allow', Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:SendMessage'], Resource: getAtt('ReencryptQueue', 'Arn') },
+                { Effect: 'Allow', Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'], Resource: getAtt('ReencryptQueue', 'Arn') },
                 // CreateJob and ListJobs have no resource-level permissions.
                 { Effect: 'Allow', Action: ['s3:CreateJob', 's3:ListJobs'], Resource: '*' },
                 { Effect: 'Allow', Action: ['s3:DescribeJob'], Resource: JOB_ARN },
@@ -157,7 +175,7 @@ const resources = async (resolveVariable) => {
         Properties: {
           PolicyName: 'reencrypt-hand-over',
           Roles: [{ Ref: 'IamRoleLambdaExecution' }, { Ref: 'SweepBucketsRole' }],
-          PolicyDocument: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'sqs:SendMessage', Resource: getAtt('ReencryptQueue', 'Arn') }] },
+          PolicyDocument: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: ['sqs:GetQueueUrl', 'sqs:SendMessage'], Resource: getAtt('ReencryptQueue', 'Arn') }] },
         },
       },
       ReencryptJobTrackingPolicy: {
@@ -193,11 +211,11 @@ module.exports = {
       timeout: FUNCTION_TIMEOUT,
       memorySize: 512,
       environment: {
-        REENCRYPT_BATCH_ROLE_ARN: getAtt('BatchOperationsRole', 'Arn'),
-        REENCRYPT_REPORT_BUCKET: { Ref: 'ReencryptReportBucket' },
+        REENCRYPT_BATCH_ROLE_NAME: (await names(resolveVariable)).batchRole,
+        REENCRYPT_REPORT_BUCKET_PREFIX: (await names(resolveVariable)).reportBucketPrefix,
       },
       events: [{ sqs: { arn: getAtt('ReencryptQueue', 'Arn'), batchSize: 1, functionResponseType: 'ReportBatchItemFailures' } }],
   } : null),
-  /** REENCRYPT_QUEUE_URL of every function: where the hand-over and the continuation go ('' when off). */
-  queueUrl: async ({ resolveVariable }) => ((await enabled(resolveVariable)) ? { Ref: 'ReencryptQueue' } : ''),
+  /** REENCRYPT_QUEUE_NAME of every function: where the hand-over and the continuation go ('' when off). */
+  queueName: async ({ resolveVariable }) => ((await enabled(resolveVariable)) ? (await names(resolveVariable)).queue : ''),
 };

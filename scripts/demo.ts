@@ -140,7 +140,7 @@ const main = async (): Promise<void> => {
     // Loaded now, like the handler above: Powertools reads the environment set for the demo.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { demoReencryption } = require('./demo-reencrypt') as typeof import('./demo-reencrypt');
-    await demoReencryption({ ...process.env as Record<string, string>, REENCRYPT_QUEUE_URL: '' }, 'demo-sse-s3', { org: orgKey, team: teamKey }, keyNames);
+    await demoReencryption({ ...process.env as Record<string, string>, REENCRYPT_QUEUE_NAME: '' }, 'demo-sse-s3', { org: orgKey, team: teamKey }, keyNames);
     console.log(`\nDone in ${((Date.now() - started) / 1000).toFixed(1)} s. Run \`DEMO_LOGS=true npm run demo\` to see the log lines too.`);
   } finally {
     await emulator.stop();

@@ -15,6 +15,20 @@ export const JOB_DESCRIPTION_PREFIX = 's3-encryption-guard:reencrypt';
 /** The tag the sweep puts on a finished job once its outcome is a finding. */
 export const REPORTED_TAG = 'encryption-guard:reported';
 
+/**
+ * The stack's Batch Operations role and report bucket, by name (the functions get names, not Refs, so that
+ * `serverless invoke local` works): the role's ARN and the bucket's name follow from the account and region.
+ */
+export interface BatchStack {
+  roleName: string;
+  /** The report bucket is `<prefix>-<account>-<region>` (bucket names are global). */
+  reportBucketPrefix: string;
+}
+
+export const batchRoleArn = (stack: BatchStack, keyArn: string, accountId: string): string =>
+  `arn:${parseKeyArn(keyArn)?.partition ?? 'aws'}:iam::${accountId}:role/${stack.roleName}`;
+export const reportBucketName = (stack: BatchStack, accountId: string, region: string): string => `${stack.reportBucketPrefix}-${accountId}-${region}`;
+
 export interface JobPlanInput {
   bucket: string;
   accountId: string;

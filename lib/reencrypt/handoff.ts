@@ -23,6 +23,22 @@ export const sendReencryptMessage = async (sqs: SQSClient, queueUrl: string, mes
   }));
 };
 
+/**
+ * A sender to the queue named `queueName` (a name, not a URL: `serverless invoke local` cannot resolve a Ref);
+ * its URL is asked once per container (GetQueueUrl), again only after a failure.
+ */
+export const queueSender = (sqs: () => SQSClient, queueName: string): ((message: ReencryptMessage) => Promise<void>) => {
+  let url: Promise<string> | undefined;
+  return async (message) => {
+    url ??= sqs().send(new (sqsSdk().GetQueueUrlCommand)({ QueueName: queueName, QueueOwnerAWSAccountId: message.accountId })).then(({ QueueUrl }) => {
+      if (!QueueUrl) throw new Error(`GetQueueUrl returned no URL for ${queueName}`);
+      return QueueUrl;
+    });
+    url.catch(() => { url = undefined; });
+    await sendReencryptMessage(sqs(), await url, message);
+  };
+};
+
 export const createHandOff = (
   config: Pick<GuardConfig, 'reencrypt'>, send: (message: ReencryptMessage) => Promise<void>, warn: (message: string, details: Record<string, unknown>) => void, now: () => number = Date.now,
 ): HandOff => async (finding) => {

@@ -11,8 +11,7 @@ import type { GuardConfig } from '../config';
 import { type KeyFacts, keyProblems } from '../key-checks';
 import { KMS_MODES } from '../modes';
 import { resolveRequirement } from '../requirement';
-import type { JobOutcome, JobPlanInput } from './batch-plan';
-import { isTerminal, jobOutcome } from './batch-plan';
+import { type BatchStack, batchRoleArn, isTerminal, type JobOutcome, type JobPlanInput, jobOutcome, reportBucketName } from './batch-plan';
 import { reencryptCoverage, type Target, targetFor } from './coverage';
 import { estimateCost, failures } from './estimate';
 import type { ReencryptMessage } from './message';
@@ -21,9 +20,8 @@ import { countsOf, type ReencryptFinding } from './report';
 import { FAILURE_SAMPLES, rekeyPage } from './rekey-page';
 
 export interface BatchDeps {
-  /** The Batch Operations role and report bucket of the stack; absent when not deployed. */
-  roleArn?: string;
-  reportBucket?: string;
+  /** The stack's Batch Operations role and report bucket; absent when not deployed. */
+  stack?: BatchStack;
   createJob: (region: string, plan: JobPlanInput) => Promise<string>;
   /** The guard's jobs for a bucket (any state), newest first. */
   jobsFor: (region: string, accountId: string, bucket: string) => Promise<Array<{ jobId: string; status?: string; keyArn: string; failedTasks: number }>>;
@@ -130,9 +128,9 @@ const probeSize = async (deps: ReencryptDeps, ref: BucketRef, limit: number): Pr
  * new job would count them all again.
  */
 const startJob = async (deps: ReencryptDeps, message: ReencryptMessage, target: Extract<Target, { kind: 'kms' }>): Promise<Omit<ReencryptFinding, 'schemaVersion' | 'bucket' | 'account' | 'region' | 'trigger'>> => {
-  const { roleArn, reportBucket } = deps.batch;
-  if (!roleArn || !reportBucket) {
-    return { outcome: 'ERROR', detail: 'the bucket has more objects than reencryptInlineMaxObjects, and the stack has no Batch Operations role or report bucket (REENCRYPT_BATCH_ROLE_ARN, REENCRYPT_REPORT_BUCKET)' };
+  const { stack } = deps.batch;
+  if (!stack) {
+    return { outcome: 'ERROR', detail: 'the bucket has more objects than reencryptInlineMaxObjects, and the stack has no Batch Operations role or report bucket (REENCRYPT_BATCH_ROLE_NAME, REENCRYPT_REPORT_BUCKET_PREFIX)' };
   }
   const jobs = (await deps.batch.jobsFor(message.region, message.accountId, message.bucket)).filter((job) => job.keyArn === target.keyArn);
   const running = jobs.find((job) => !isTerminal(job.status as Parameters<typeof isTerminal>[0]));
@@ -140,7 +138,8 @@ const startJob = async (deps: ReencryptDeps, message: ReencryptMessage, target: 
   const done = jobs.find((job) => job.status === 'Complete' && job.failedTasks === 0);
   if (done) return { outcome: 'SKIPPED', detail: `Batch Operations job ${done.jobId} already re-keyed the bucket to ${target.keyArn}` };
   const jobId = await deps.batch.createJob(message.region, {
-    bucket: message.bucket, accountId: message.accountId, keyArn: target.keyArn, bucketKeyEnabled: target.bucketKeyEnabled, roleArn, reportBucket, requestId: deps.requestId,
+    bucket: message.bucket, accountId: message.accountId, keyArn: target.keyArn, bucketKeyEnabled: target.bucketKeyEnabled, requestId: deps.requestId,
+    roleArn: batchRoleArn(stack, target.keyArn, message.accountId), reportBucket: reportBucketName(stack, message.accountId, message.region),
   });
   return { outcome: 'JOB_STARTED', detail: `Batch Operations job ${jobId} started; the sweep reports its progress and outcome`, job: jobOutcome({ JobId: jobId, Status: 'New' }) };
 };

@@ -29,6 +29,7 @@ const ELIGIBLE_CURRENT = COUNTS.sseS3 + COUNTS.otherKey + COUNTS.listedWithoutBu
 let bucket: string;
 let listed: string;
 let other: string;
+let queueName: string;
 let queueUrl: string;
 let sqs: SQSClient;
 
@@ -66,7 +67,8 @@ beforeAll(async () => {
   for (let i = 0; i < COUNTS.noncurrent; i++) await put(`sse-s3/${i}`, { ServerSideEncryption: 'AES256' });
 
   sqs = new SQSClient({ region: REGION, endpoint: process.env.AWS_ENDPOINT_URL });
-  queueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: `${uniqueBucket('rekey')}.fifo`, Attributes: { FifoQueue: 'true' } }))).QueueUrl!;
+  queueName = `${uniqueBucket('rekey')}.fifo`;
+  queueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: queueName, Attributes: { FifoQueue: 'true' } }))).QueueUrl!;
 }, 120_000);
 
 /** Runs the queue dry as Lambda would: receive, invoke the handler with the batch, delete what succeeded. */
@@ -99,7 +101,7 @@ const compliant = (): Finding => ({
 });
 
 const pass = async (settings: Record<string, string>, start: (send: (message: ReencryptMessage) => Promise<void>) => Promise<void>) => {
-  const guard = emulatorGuard({ ENCRYPTION_MODE: 'SSE_KMS_CUSTOMER_MANAGED', KMS_KEY_ARN: listed, REENCRYPT_QUEUE_URL: queueUrl, ...settings });
+  const guard = emulatorGuard({ ENCRYPTION_MODE: 'SSE_KMS_CUSTOMER_MANAGED', KMS_KEY_ARN: listed, REENCRYPT_QUEUE_NAME: queueName, ...settings });
   const findings: ReencryptFinding[] = [];
   const send = (message: ReencryptMessage) => sendReencryptMessage(sqs, queueUrl, message);
   const handle = createReencryptHandler(guard, { enqueue: send, finding: (finding) => findings.push(finding), ignored: () => undefined, batch: {}, pageSize: 100 });
@@ -117,7 +119,7 @@ describe('re-keying a bucket\'s objects against the emulator', () => {
 
   it('report: estimates every object by encryption, eligible and not (with why), and the cost — changing nothing', async () => {
     const { guard, findings, deliveries } = await pass({ REENCRYPT_OBJECTS: 'report', REENCRYPT_VERSIONS: 'all' }, async () => {
-      await emulatorGuard({ ENCRYPTION_MODE: 'SSE_KMS_CUSTOMER_MANAGED', KMS_KEY_ARN: listed, REENCRYPT_OBJECTS: 'report', REENCRYPT_QUEUE_URL: queueUrl }).handOff!(compliant());
+      await emulatorGuard({ ENCRYPTION_MODE: 'SSE_KMS_CUSTOMER_MANAGED', KMS_KEY_ARN: listed, REENCRYPT_OBJECTS: 'report', REENCRYPT_QUEUE_NAME: queueName }).handOff!(compliant());
     });
     const total = Object.values(COUNTS).reduce((sum, n) => sum + n, 0);
     expect(deliveries).toBe(Math.ceil(total / 100)); // one message per page of 100

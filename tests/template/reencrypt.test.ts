@@ -49,7 +49,14 @@ describe('packaged template with reencryptObjects=enforce', () => {
     expect(queue).toMatchObject({ FifoQueue: true, SqsManagedSseEnabled: true });
     expect(queue.VisibilityTimeout).toBeGreaterThanOrEqual(6 * fn.Properties.Timeout);
     expect(template.Resources[targetOf(queue.RedrivePolicy.deadLetterTargetArn)!].Properties).toMatchObject({ FifoQueue: true });
-    expect(fn.Properties.Environment.Variables).toMatchObject({ REENCRYPT_OBJECTS: 'enforce', REENCRYPT_QUEUE_URL: { Ref: 'ReencryptQueue' }, REENCRYPT_BATCH_ROLE_ARN: { 'Fn::GetAtt': [BATCH_ROLE, 'Arn'] } });
+    // Names, not Refs (serverless invoke local): they match the resources'.
+    expect(fn.Properties.Environment.Variables).toMatchObject({
+      REENCRYPT_OBJECTS: 'enforce', REENCRYPT_QUEUE_NAME: queue.QueueName,
+      REENCRYPT_BATCH_ROLE_NAME: template.Resources[BATCH_ROLE].Properties.RoleName,
+      REENCRYPT_REPORT_BUCKET_PREFIX: 's3-encryption-guard-dev-rekey',
+    });
+    expect(template.Resources.ReencryptReportBucket.Properties.BucketName).toEqual({ 'Fn::Sub': 's3-encryption-guard-dev-rekey-${AWS::AccountId}-${AWS::Region}' });
+    expect(queue.QueueName).toBe('s3-encryption-guard-dev-reencrypt.fifo');
   });
 
   it('lets only the re-keying function and the Batch Operations role change objects\' encryption, read objects, use the keys, start jobs', () => {

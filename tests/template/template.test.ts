@@ -236,7 +236,7 @@ describe('packaged template (serverless package, default params)', () => {
 
   it('deploys nothing of re-keying existing objects while reencryptObjects is off (the default)', () => {
     expect(Object.keys(template.Resources).filter((id) => /Reencrypt|BatchOperations/.test(id))).toEqual([]);
-    expect(fn().Properties.Environment.Variables).toMatchObject({ REENCRYPT_OBJECTS: 'off', REENCRYPT_QUEUE_URL: '' });
+    expect(fn().Properties.Environment.Variables).toMatchObject({ REENCRYPT_OBJECTS: 'off', REENCRYPT_QUEUE_NAME: '' });
     const actions = Object.values(template.Resources).filter((r) => r.Type === 'AWS::IAM::Role' || r.Type === 'AWS::IAM::Policy')
       .flatMap((r) => [...asArray<any>(r.Properties?.Policies).map((p: any) => p.PolicyDocument), r.Properties?.PolicyDocument].filter(Boolean))
       .flatMap((doc: any) => asArray<any>(doc.Statement)).flatMap((statement) => asArray<string>(statement.Action));

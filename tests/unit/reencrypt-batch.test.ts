@@ -24,11 +24,11 @@ const control = mockClient(S3ControlClient);
 
 const BUCKET = 'big-bucket';
 const ROLE = `arn:aws:iam::${ACCOUNT}:role/guard-batch-operations`;
-const REPORTS = 'guard-reencrypt-reports';
+const REPORTS = `guard-rekey-${ACCOUNT}-${REGION}`;
 const description = `s3-encryption-guard:reencrypt ${BUCKET} ${KEYS.listed}`;
 
 const guard = () => testGuard(configFor('SSE_KMS_CUSTOMER_MANAGED', { reencrypt: { objects: 'enforce', inlineMaxObjects: 2, versions: 'current' } }));
-const run = (batch: { roleArn?: string; reportBucket?: string } = { roleArn: ROLE, reportBucket: REPORTS }) =>
+const run = (batch: Parameters<typeof reencryptDeps>[1]['batch'] = { stack: { roleName: 'guard-batch-operations', reportBucketPrefix: 'guard-rekey' } }) =>
   runReencryptMessage(firstMessage({ bucket: BUCKET, region: REGION, account: ACCOUNT, trigger: { type: 'sweep', sweepId: 's1' } }, 0),
     reencryptDeps(guard(), { enqueue: async () => undefined, batch }, 'message-1'));
 
@@ -105,7 +105,7 @@ describe('a bucket larger than reencryptInlineMaxObjects goes to S3 Batch Operat
   });
 
   it('is an ERROR, creating nothing, when the stack has no Batch Operations role or report bucket', async () => {
-    expect(await run({})).toMatchObject({ finding: { outcome: 'ERROR', detail: expect.stringMatching(/REENCRYPT_BATCH_ROLE_ARN/) } });
+    expect(await run({})).toMatchObject({ finding: { outcome: 'ERROR', detail: expect.stringMatching(/REENCRYPT_BATCH_ROLE_NAME/) } });
     expect(control.commandCalls(CreateJobCommand)).toHaveLength(0);
   });
 
