@@ -5,7 +5,7 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { type ParsedEvent, parseBucketEvent } from '../lib/cloudtrail-event';
-import { enforceBucket } from '../lib/enforce';
+import { enforceBucket, type Outcome } from '../lib/enforce';
 import type { Finding } from '../lib/finding';
 import { createGuard, type Guard } from '../lib/guard';
 import { deployedSink, type FindingSink, logger } from '../lib/telemetry';
@@ -13,6 +13,16 @@ import { deployedSink, type FindingSink, logger } from '../lib/telemetry';
 export interface BareEventResult {
   finding?: Finding;
   ignored?: string;
+  /** The bucket was not evaluated: a duplicate delivery, or a bucket that does not exist. */
+  notEvaluated?: string;
+}
+
+/** A finding that stands, for a bucket worth another look: the queue delivers the event again later. */
+export class RetryLaterError extends Error {
+  constructor(bucket: string, reason: string) {
+    super(`${bucket}: ${reason}; the event will be delivered again`);
+    this.name = 'RetryLaterError';
+  }
 }
 
 const isSqsEvent = (event: unknown): event is SQSEvent =>
@@ -29,38 +39,43 @@ const parseBody = (record: SQSRecord): unknown => {
 
 export const createBucketEventHandler = (guard: Guard, sink: FindingSink) => {
   return async (event: unknown, context?: Partial<Context>): Promise<SQSBatchResponse | BareEventResult> => {
-    const accountId = await guard.accountOf(context);
+    const { accountId, partition } = await guard.identityOf(context);
     // Events of one batch about the same bucket (CreateBucket, then tagging, ...) are evaluated once.
-    const inFlight = new Map<string, Promise<Finding>>();
+    const inFlight = new Map<string, Promise<Outcome>>();
     const handle = async (parsed: ParsedEvent): Promise<BareEventResult> => {
       if (!parsed.ok) {
         sink.ignored(parsed.reason, parsed.eventId);
         return { ignored: parsed.reason };
       }
-      const { trigger } = parsed;
-      let evaluation = inFlight.get(trigger.bucket);
+      const { trigger: event } = parsed;
+      let evaluation = inFlight.get(event.bucket);
       if (!evaluation) {
-        evaluation = enforceBucket({
-          bucket: trigger.bucket,
-          region: trigger.region,
-          accountId,
-          trigger: { type: 'event', eventName: trigger.eventName, ...(trigger.eventId ? { eventId: trigger.eventId } : {}), ...(trigger.actor ? { actor: trigger.actor } : {}) },
-        }, guard).then(async (finding) => {
-          sink.finding(finding);
-          await guard.handOff?.(finding); // a compliant KMS-mode bucket's objects: lib/reencrypt/
-          return finding;
+        const trigger = {
+          type: 'event' as const, eventName: event.eventName,
+          ...(event.eventId ? { eventId: event.eventId } : {}), ...(event.actor ? { actor: event.actor } : {}), ...(event.eventTime ? { eventTime: event.eventTime } : {}),
+        };
+        evaluation = enforceBucket({ bucket: event.bucket, region: event.region, accountId, partition, trigger }, guard).then(async (outcome) => {
+          if (outcome.kind === 'finding') sink.finding(outcome.finding);
+          else sink.notEvaluated(outcome.kind === 'gone' ? { ...outcome, trigger } : outcome);
+          if (outcome.kind === 'finding') await guard.handOff?.(outcome.finding); // a compliant KMS-mode bucket's objects: lib/reencrypt/
+          return outcome;
         }, (error: unknown) => {
-          sink.retrying(trigger.bucket, error);
+          sink.retrying(event.bucket, error);
           throw error;
         });
-        inFlight.set(trigger.bucket, evaluation);
+        inFlight.set(event.bucket, evaluation);
       }
-      return { finding: await evaluation };
+      const outcome = await evaluation;
+      if (outcome.kind !== 'finding') return { notEvaluated: outcome.kind === 'gone' ? outcome.detail : `duplicate delivery of event ${outcome.eventId}` };
+      if (outcome.retryLater) throw new RetryLaterError(event.bucket, outcome.retryLater);
+      return { finding: outcome.finding };
     };
 
     try {
       if (isSqsEvent(event)) {
         const processor = new BatchProcessor(EventType.SQS);
+        // A batch whose every record is retried (a batch of one, say) still answers with batchItemFailures:
+        // the function's error metric then means "the guard itself broke", never "a bucket is retried".
         return await processPartialResponse(event, async (record: SQSRecord) => {
           const body = parseBody(record);
           if (body === undefined) {
@@ -68,7 +83,7 @@ export const createBucketEventHandler = (guard: Guard, sink: FindingSink) => {
             return;
           }
           await handle(parseBucketEvent(body, accountId));
-        }, processor, { context: context as Context });
+        }, processor, { context: context as Context, throwOnFullBatchFailure: false });
       }
       return await handle(parseBucketEvent(event, accountId));
     } finally {

@@ -7,7 +7,6 @@
 import { processPartialResponse, SqsFifoPartialProcessorAsync } from '@aws-lambda-powertools/batch';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { createGuard, type Guard } from '../lib/guard';
-import { createKeyLookup } from '../lib/key-lookup';
 import { createJob, describeJob, guardJobs } from '../lib/reencrypt/batch-operations';
 import { jobOutcome } from '../lib/reencrypt/batch-plan';
 import { queueSender } from '../lib/reencrypt/handoff';
@@ -33,8 +32,8 @@ export interface ReencryptRuntime {
 export const reencryptDeps = (guard: Guard, runtime: Pick<ReencryptRuntime, 'enqueue' | 'batch' | 'pageSize'>, requestId: string): ReencryptDeps => ({
   config: guard.config,
   s3: guard.s3,
-  // TTL 0: every check asks KMS (a key disabled a minute ago must stop the re-keying now).
-  describeKeyFresh: createKeyLookup(guard.kms, 0),
+  // The write path's fresh check: KMS is asked, never the cache (a key disabled a minute ago must stop the re-keying now).
+  describeKeyFresh: (keyArn, region) => guard.describeKey(keyArn, region, { fresh: true }),
   concurrency: REENCRYPT_CONCURRENCY,
   pageSize: runtime.pageSize ?? PAGE_SIZE,
   enqueue: runtime.enqueue,

@@ -58,7 +58,7 @@ export interface SweepRuntime {
 
 export const createSweepHandler = (guard: Guard, sink: FindingSink, runtime: SweepRuntime) =>
   async (event: unknown, context: Partial<Context> = {}): Promise<SweepOutcome | { ignored: string }> => {
-    const accountId = await guard.accountOf(context);
+    const { accountId, partition } = await guard.identityOf(context);
     const now = Date.now;
     let state: SweepState;
     if (isObject(event) && 'sweep' in event) {
@@ -82,11 +82,12 @@ export const createSweepHandler = (guard: Guard, sink: FindingSink, runtime: Swe
       settings: guard.config.sweep,
       pages: (startToken) => listBucketPages(guard.s3, guard.homeRegion, guard.config.sweep.pageSize, startToken),
       enforce: async (bucket, sweepId) => {
-        const finding = await enforceBucket({ bucket: bucket.name, region: bucket.region ?? guard.homeRegion, accountId, trigger: { type: 'sweep', sweepId } }, guard);
-        await guard.handOff?.(finding); // a compliant KMS-mode bucket's objects: lib/reencrypt/
-        return finding;
+        const outcome = await enforceBucket({ bucket: bucket.name, region: bucket.region ?? guard.homeRegion, accountId, partition, trigger: { type: 'sweep', sweepId } }, guard);
+        if (outcome.kind === 'finding') await guard.handOff?.(outcome.finding); // a compliant KMS-mode bucket's objects: lib/reencrypt/
+        return outcome;
       },
       record: (finding, log) => sink.finding(finding, log),
+      notEvaluated: (what) => sink.notEvaluated(what),
       retrying: (bucket, error) => sink.retrying(bucket, error),
       pageDone: () => sink.flush(),
       handOver: (next) => runtime.handOver(next, context),

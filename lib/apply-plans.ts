@@ -1,16 +1,64 @@
 /**
- * Writing a bucket's plans: encryption rule, bucket policy, Block Public Access — each written only when
- * planned, in parallel, and verified by reading it back. The policy is written only if it is still the one
- * the plan was made from (bucket-state.ts `writePolicy`).
+ * Writing a bucket's plans, one setting at a time, in the order that cannot collide: encryption, then the
+ * bucket policy, then Block Public Access. S3 answers 409 OperationAborted to concurrent configuration
+ * writes on one bucket, and refuses a public policy once BlockPublicPolicy is on.
+ *
+ * S3 has no conditional configuration write, so a setting that could hold someone else's stronger choice
+ * (the encryption rule, the policy) is re-read just before it is written: if it changed since the
+ * evaluation, nothing more is written and the caller re-evaluates from the new state. Block Public Access
+ * is written without a re-read: the guard only ever turns all four flags on, which cannot weaken anything.
+ * Each write is verified by reading it back; a read that still shows the old value is read again with
+ * backoff, since configuration changes take time to propagate
+ * (https://docs.aws.amazon.com/AmazonS3/latest/userguide/Welcome.html#ConsistencyModel).
  */
 import {
   type BucketRef, readEncryption, readPolicy, readPublicAccessBlock, type S3ForRegion, writeEncryption, writePolicy, writePublicAccessBlock,
 } from './bucket-state';
 import { errorMessage, errorName, isAccessDenied, isNoSuchBucket, isTransient } from './aws-errors';
-import type { EncryptionRule } from './encryption';
-import { type Violation, violation as failure } from './evaluate';
-import type { Action, Finding } from './finding';
-import { GUARD_SID_PREFIX, type GuardrailResult } from './guardrails';
+import type { BucketEncryption, EncryptionRule } from './encryption';
+import { type Violation, violation as failure, warning } from './evaluate';
+import type { Finding } from './finding';
+import { ALL_BLOCKED, GUARD_SID_PREFIX, type GuardrailResult, type PublicAccessBlock } from './guardrails';
+
+/** The bucket settings the guard reads and writes. */
+export type BucketSetting = 'encryption' | 'policy' | 'publicAccessBlock';
+
+/** What the plans were made from, and after writing, what the bucket holds as far as the guard knows. */
+export interface Snapshot {
+  encryption: BucketEncryption;
+  /** `null`: none; `undefined`: not read. */
+  policy?: string | null;
+  publicAccessBlock?: PublicAccessBlock | null;
+}
+
+export interface Plans {
+  encryption?: EncryptionRule;
+  guardrails: GuardrailResult;
+}
+
+export interface Applied {
+  /** `changed`: a setting changed under the guard (before its write, or by another writer after it). */
+  outcome: 'applied' | 'changed' | 'gone';
+  /** The settings as now known: read back after each write, or the changed one's new value. */
+  state: Snapshot;
+  /** Settings written (the write succeeded). */
+  written: BucketSetting[];
+  /** Settings whose read-back still showed the old value after the backoff: worth a later look. */
+  pending: BucketSetting[];
+  violations: Violation[];
+  fields: Partial<Finding>;
+}
+
+export interface ApplyOptions {
+  sleep?: (ms: number) => Promise<void>;
+  /** Waits before each further read-back while the old value is still read (bounded, about 4 s in all). */
+  verifyDelaysMs?: readonly number[];
+}
+
+export const VERIFY_DELAYS_MS: readonly number[] = [250, 500, 1000, 2000];
+const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+const sameJson = (a: unknown, b: unknown): boolean => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
 
 const sameRule = (planned: EncryptionRule, actual: EncryptionRule | undefined): boolean =>
   actual !== undefined
@@ -29,6 +77,7 @@ const guardSids = (text: string | null | undefined): string[] => {
     return [];
   }
 };
+
 export const parsedPolicy = (text: string | null | undefined): unknown => {
   try {
     return text ? JSON.parse(text) as unknown : null;
@@ -37,52 +86,103 @@ export const parsedPolicy = (text: string | null | undefined): unknown => {
   }
 };
 
-export interface Plans {
-  encryption?: EncryptionRule;
-  guardrails: GuardrailResult;
+/** One setting's write: how to read it, write it, and tell the planned value and an unchanged one. */
+interface Step<T> {
+  setting: BucketSetting;
+  call: string;
+  /** The value written, as a read would show it. */
+  planned: T;
+  /** Re-read before writing: the write could replace someone else's stronger choice. */
+  reread: boolean;
+  read: () => Promise<T>;
+  write: () => Promise<void>;
+  /** The read-back shows what was written. */
+  matches: (after: T) => boolean;
+  show: (after: T) => Partial<Finding>;
 }
 
-export type Applied = { action: Action; violations: Violation[]; fields: Partial<Finding> } | { gone: true };
-
-export const applyPlans = async (s3: S3ForRegion, at: BucketRef, plans: Plans, policyBefore: string | null | undefined): Promise<Applied> => {
+export const applyPlans = async (s3: S3ForRegion, at: BucketRef, plans: Plans, basedOn: Snapshot, options: ApplyOptions = {}): Promise<Applied> => {
+  const sleep = options.sleep ?? pause;
+  const delays = options.verifyDelaysMs ?? VERIFY_DELAYS_MS;
+  const state: Snapshot = { ...basedOn };
+  const result = (outcome: Applied['outcome']): Applied => ({ outcome, state, written, pending, violations, fields });
+  const written: BucketSetting[] = [];
+  const pending: BucketSetting[] = [];
   const violations: Violation[] = [];
   const fields: Partial<Finding> = {};
-  const write = async (what: string, run: () => Promise<void>): Promise<void> => {
-    try {
-      await run();
-    } catch (error) {
-      if (isTransient(error) || isNoSuchBucket(error)) throw error;
-      violations.push(failure(isAccessDenied(error) ? 'ACCESS_DENIED' : 'WRITE_FAILED', `${what} failed: ${errorName(error)}: ${errorMessage(error)}`));
-    }
-  };
-  const mismatch = (what: string): void => {
-    violations.push(failure('VERIFY_MISMATCH', `the ${what} read back differs from what was written: another writer may have changed it`));
-  };
+
   const { encryption, guardrails: { policyPlan, publicAccessBlockPlan } } = plans;
+  const steps: Step<unknown>[] = [];
+  if (encryption) {
+    steps.push({
+      setting: 'encryption', call: 'PutBucketEncryption', reread: true, planned: encryption,
+      read: () => readEncryption(s3, at),
+      write: () => writeEncryption(s3, at, encryption),
+      matches: (after) => sameRule(encryption, after as BucketEncryption),
+      show: (after) => ({ after: (after as BucketEncryption) ?? null }),
+    } satisfies Step<BucketEncryption> as Step<unknown>);
+  }
+  if (policyPlan) {
+    steps.push({
+      setting: 'policy', call: policyPlan.text === null ? 'DeleteBucketPolicy' : 'PutBucketPolicy', reread: true, planned: policyPlan.text,
+      read: () => readPolicy(s3, at),
+      write: () => writePolicy(s3, at, policyPlan.text),
+      matches: (after) => guardSids(after as string | null).join() === guardSids(policyPlan.text).join(),
+      show: (after) => ({ policyAfter: parsedPolicy(after as string | null) }),
+    } satisfies Step<string | null> as Step<unknown>);
+  }
+  if (publicAccessBlockPlan) {
+    steps.push({
+      setting: 'publicAccessBlock', call: 'PutPublicAccessBlock', reread: false, planned: publicAccessBlockPlan,
+      read: () => readPublicAccessBlock(s3, at),
+      write: () => writePublicAccessBlock(s3, at, publicAccessBlockPlan),
+      matches: (after) => (Object.keys(ALL_BLOCKED) as (keyof PublicAccessBlock)[]).every((flag) => (after as PublicAccessBlock | null)?.[flag] === true),
+      show: (after) => ({ publicAccessBlockAfter: after as PublicAccessBlock | null }),
+    } satisfies Step<PublicAccessBlock | null> as Step<unknown>);
+  }
+
   try {
-    await Promise.all([
-      encryption && write('PutBucketEncryption', async () => {
-        await writeEncryption(s3, at, encryption);
-        const after = await readEncryption(s3, at);
-        fields.after = after ?? null;
-        if (!sameRule(encryption, after)) mismatch('encryption rule');
-      }),
-      policyPlan && write(policyPlan.text === null ? 'DeleteBucketPolicy' : 'PutBucketPolicy', async () => {
-        await writePolicy(s3, at, policyPlan.text, policyBefore ?? null);
-        const after = await readPolicy(s3, at);
-        fields.policyAfter = parsedPolicy(after);
-        if (guardSids(after).join() !== guardSids(policyPlan.text).join()) mismatch('bucket policy');
-      }),
-      publicAccessBlockPlan && write('PutPublicAccessBlock', async () => {
-        await writePublicAccessBlock(s3, at, publicAccessBlockPlan);
-        const after = await readPublicAccessBlock(s3, at);
-        fields.publicAccessBlockAfter = after;
-        if (Object.values(after ?? {}).filter((v) => v === true).length !== 4) mismatch('Block Public Access configuration');
-      }),
-    ]);
+    for (const step of steps) {
+      const before = state[step.setting];
+      if (step.reread) {
+        const now = await step.read();
+        if (!sameJson(now, before)) {
+          Object.assign(state, { [step.setting]: now });
+          return result('changed');
+        }
+      }
+      try {
+        await step.write();
+      } catch (error) {
+        if (isTransient(error) || isNoSuchBucket(error)) throw error;
+        violations.push(failure(isAccessDenied(error) ? 'ACCESS_DENIED' : 'WRITE_FAILED', `${step.call} failed: ${errorName(error)}: ${errorMessage(error)}`));
+        continue;
+      }
+      written.push(step.setting);
+      let after = await step.read();
+      for (const delay of delays) {
+        if (step.matches(after) || !sameJson(after, before)) break;
+        await sleep(delay);
+        after = await step.read();
+      }
+      Object.assign(fields, step.show(after));
+      if (step.matches(after)) {
+        Object.assign(state, { [step.setting]: after });
+        continue;
+      }
+      if (sameJson(after, before)) {
+        // Taken as written (S3 accepted it); the caller has the bucket looked at again to confirm.
+        Object.assign(state, { [step.setting]: step.planned });
+        pending.push(step.setting);
+        violations.push(warning('VERIFY_PENDING', `${step.call} succeeded, but the ${step.setting} read back still shows the previous value after ${delays.reduce((a, b) => a + b, 0)} ms (S3 propagates configuration changes with a delay); the bucket will be looked at again`));
+        continue;
+      }
+      Object.assign(state, { [step.setting]: after });
+      return result('changed'); // another writer changed it right after the guard's write
+    }
   } catch (error) {
-    if (isNoSuchBucket(error)) return { gone: true };
+    if (isNoSuchBucket(error)) return result('gone');
     throw error;
   }
-  return { action: violations.length > 0 ? 'FAILED' : 'REMEDIATED', violations, fields };
+  return result('applied');
 };

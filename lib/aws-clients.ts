@@ -12,6 +12,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import type { S3ControlClient } from '@aws-sdk/client-s3-control';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { STSClient } from '@aws-sdk/client-sts';
+import { isOperationAborted } from './aws-errors';
 import { dynamoDbSdk, eventBridgeSdk, kmsSdk, lambdaSdk, s3ControlSdk, sqsSdk, stsSdk } from './sdk';
 import type { MetadataBearer, Pluggable } from '@smithy/types';
 
@@ -29,6 +30,24 @@ const callCounter = <Input extends object, Output extends MetadataBearer>(servic
     return next(args);
   }, { step: 'initialize', name: 'guardCallCounter' }),
 });
+
+/**
+ * Marks S3's 409 OperationAborted as retryable, so the SDK's own retry strategy (adaptive, with backoff)
+ * tries the request again: S3 says "Try again", and the SDK does not classify it as transient itself.
+ * Added at the deserialize step, inside the retry middleware, where the error surfaces per attempt.
+ */
+export const retryOperationAborted: Pluggable<object, MetadataBearer> = {
+  applyToStack: (stack) => stack.add((next) => async (args) => {
+    try {
+      return await next(args);
+    } catch (error) {
+      if (isOperationAborted(error) && typeof error === 'object' && error !== null && !('$retryable' in error && error.$retryable)) {
+        Object.assign(error, { $retryable: { throttling: false } });
+      }
+      throw error;
+    }
+  }, { step: 'deserialize', priority: 'high', name: 'guardRetryOperationAborted' }),
+};
 
 const counted = <C>(client: C, attach: (client: C) => void): C => {
   attach(client);
@@ -69,7 +88,10 @@ export const createClients = (env: Readonly<Record<string, string | undefined>> 
   const calls: CallCounts = {};
   return {
     // The guard finds the bucket's region itself (see bucket-state.ts), so redirects are not followed.
-    s3: perRegion((region) => counted(new S3Client({ ...common, region, forcePathStyle, followRegionRedirects: false }), (client) => client.middlewareStack.use(callCounter('S3', calls)))),
+    s3: perRegion((region) => counted(new S3Client({ ...common, region, forcePathStyle, followRegionRedirects: false }), (client) => {
+      client.middlewareStack.use(callCounter('S3', calls));
+      client.middlewareStack.use(retryOperationAborted);
+    })),
     kms: perRegion((region) => counted(new (kmsSdk().KMSClient)({ ...common, region }), (client) => client.middlewareStack.use(callCounter('KMS', calls)))),
     sts: perRegion((region) => counted(new (stsSdk().STSClient)({ ...common, region }), (client) => client.middlewareStack.use(callCounter('STS', calls)))),
     lambda: perRegion((region) => counted(new (lambdaSdk().LambdaClient)({ ...common, region }), (client) => client.middlewareStack.use(callCounter('Lambda', calls)))),

@@ -30,10 +30,17 @@ export const isNoSuchBucket = (error: unknown): boolean => errorName(error) === 
 /** Worth another try later (queue retry): throttling, server errors, timeouts, dropped connections. */
 const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
 
+/**
+ * S3 answers 409 OperationAborted ("A conflicting conditional operation is currently in progress against
+ * this resource. Try again.") to concurrent configuration writes on one bucket:
+ * https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html#ErrorCodeList
+ */
+export const isOperationAborted = (error: unknown): boolean => errorName(error) === 'OperationAborted';
+
 export const isTransient = (error: unknown): boolean => {
   const sdk = asSdkError(error);
   const status = httpStatus(error);
-  return Boolean(sdk.$retryable)
+  return Boolean(sdk.$retryable) || isOperationAborted(error)
     || (status !== undefined && (status >= 500 || status === 429))
     || (sdk.code !== undefined && NETWORK_CODES.has(sdk.code))
     || /Throttl|SlowDown|TooManyRequests|RequestLimitExceeded|Timeout|ECONNRESET|EPIPE|ETIMEDOUT|ECONNREFUSED|EAI_AGAIN|InternalError|ServiceUnavailable/i.test(errorName(error));

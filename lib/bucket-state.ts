@@ -117,21 +117,11 @@ export const readBucketState = async (s3: S3ForRegion, ref: BucketRef, extra: Ex
   }
 };
 
-/** The policy changed between the guard's read and its write: abandon, and try again later. */
-export class PolicyChangedError extends Error {
-  readonly $retryable = {};
-  constructor(bucket: string) {
-    super(`the policy of ${bucket} changed while the guard evaluated it; the write was abandoned`);
-    this.name = 'PolicyChangedError';
-  }
-}
-
 /**
- * Writes (or, for `null`, deletes) the bucket policy — only if it is still the one the plan was made
- * from. `ConfirmRemoveSelfBucketAccess` is never set.
+ * Writes (or, for `null`, deletes) the bucket policy. The caller re-reads it just before (apply-plans.ts):
+ * S3 has no conditional policy write. `ConfirmRemoveSelfBucketAccess` is never set.
  */
-export const writePolicy = async (s3: S3ForRegion, ref: BucketRef, text: string | null, basedOn: string | null): Promise<void> => {
-  if ((await readPolicy(s3, ref)) !== basedOn) throw new PolicyChangedError(ref.bucket);
+export const writePolicy = async (s3: S3ForRegion, ref: BucketRef, text: string | null): Promise<void> => {
   const client = s3(ref.region);
   if (text === null) await client.send(new DeleteBucketPolicyCommand({ Bucket: ref.bucket, ExpectedBucketOwner: ref.owner }));
   else await client.send(new PutBucketPolicyCommand({ Bucket: ref.bucket, ExpectedBucketOwner: ref.owner, Policy: text }));

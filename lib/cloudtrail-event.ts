@@ -22,6 +22,21 @@ export const TRIGGER_EVENT_NAMES = [
 ] as const;
 export type TriggerEventName = (typeof TRIGGER_EVENT_NAMES)[number];
 
+/**
+ * The bucket setting each call changes, where the guard may write it back: a write of that setting undoes
+ * the caller's change (the flap ledger counts it against them). Creating or tagging a bucket changes none
+ * the guard writes: remediating after it completes the set-up rather than undoing anybody's choice.
+ */
+const SETTING_OF: Partial<Record<string, 'encryption' | 'policy' | 'publicAccessBlock'>> = {
+  PutBucketEncryption: 'encryption',
+  DeleteBucketEncryption: 'encryption',
+  PutBucketPolicy: 'policy',
+  DeleteBucketPolicy: 'policy',
+  PutBucketPublicAccessBlock: 'publicAccessBlock',
+  DeleteBucketPublicAccessBlock: 'publicAccessBlock',
+};
+export const settingChangedBy = (eventName: string): 'encryption' | 'policy' | 'publicAccessBlock' | undefined => SETTING_OF[eventName];
+
 export interface BucketTrigger {
   bucket: string;
   /** Where the call was recorded: the bucket's region unless S3 redirects. */
@@ -29,12 +44,16 @@ export interface BucketTrigger {
   eventName: TriggerEventName;
   eventId?: string;
   actor?: string;
+  /** When the call was made (CloudTrail eventTime, ISO 8601). */
+  eventTime?: string;
 }
 
 export type ParsedEvent = { ok: true; trigger: BucketTrigger } | { ok: false; reason: string; eventId?: string };
 
 /** Regions of the AWS partitions: a made-up name would only send the guard's calls nowhere. */
 const REGION = /^(af|ap|ca|cn|eu|il|me|mx|sa|us)(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$/;
+/** CloudTrail's eventTime: ISO 8601 in UTC, e.g. 2026-11-30T09:01:21Z. */
+const EVENT_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$/;
 const BUCKET_ARN = /^arn:aws(?:-cn|-us-gov|-iso|-iso-b|-iso-e|-iso-f|-eusc)?:s3:::([^/]+)$/;
 
 const str = (value: unknown, max = 2048): string | undefined =>
@@ -53,9 +72,16 @@ const show = (value: unknown): string => {
 const errorCodeOf = (value: unknown): string | undefined =>
   typeof value === 'string' && /^[\w.:-]{1,64}$/.test(value) ? value : undefined;
 
+/**
+ * Buckets created in us-east-1 before 2018-03-01 may have names up to 255 characters with uppercase
+ * letters and underscores (https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html#legacybucketnamingrules).
+ */
+const LEGACY_US_EAST_1_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{1,253}[A-Za-z0-9]$/;
+
 /** Why a name cannot be a general purpose bucket the guard handles, or undefined if it can. */
-export const bucketNameProblem = (name: string): string | undefined => {
+export const bucketNameProblem = (name: string, region?: string): string | undefined => {
   if (name.endsWith('--x-s3')) return 'directory buckets (s3express) are out of scope';
+  if (region === 'us-east-1' && (/[A-Z_]/.test(name) || name.length > 63) && LEGACY_US_EAST_1_NAME.test(name) && !name.includes('..')) return undefined;
   if (name.length < 3 || name.length > 63) return 'bucket name must be 3 to 63 characters';
   if (!/^[a-z0-9][a-z0-9.-]*[a-z0-9]$/.test(name)) return 'bucket name has characters S3 does not allow';
   if (name.includes('..') || /^\d+\.\d+\.\d+\.\d+$/.test(name)) return 'bucket name is not valid';
@@ -108,10 +134,11 @@ export const parseBucketEvent = (event: unknown, accountId: string): ParsedEvent
   if (!isObject(parameters)) return ignore('event has no requestParameters');
   const bucket = bucketOf(eventName, parameters);
   if (!bucket) return ignore(eventName === 'TagResource' || eventName === 'UntagResource' ? 'resource is not a general purpose bucket' : 'event names no bucket');
-  const problem = bucketNameProblem(bucket);
+  const problem = bucketNameProblem(bucket, region);
   if (problem) return ignore(problem);
 
   const identity = isObject(detail.userIdentity) ? detail.userIdentity : {};
   const actor = str(identity.arn) ?? str(identity.principalId) ?? str(identity.invokedBy) ?? str(identity.type);
-  return { ok: true, trigger: { bucket, region, eventName, ...(eventId ? { eventId } : {}), ...(actor ? { actor } : {}) } };
+  const eventTime = typeof detail.eventTime === 'string' && EVENT_TIME.test(detail.eventTime) && Number.isFinite(Date.parse(detail.eventTime)) ? detail.eventTime : undefined;
+  return { ok: true, trigger: { bucket, region, eventName, ...(eventId ? { eventId } : {}), ...(actor ? { actor } : {}), ...(eventTime ? { eventTime } : {}) } };
 };

@@ -57,6 +57,8 @@ export interface FlapSettings {
   /** Remediations of one bucket undoing other actors' changes allowed within the window. */
   threshold: number;
   windowMinutes: number;
+  /** The settle delay: one actor's changes within it are one change (one deploy), not a fight. */
+  settleSeconds: number;
 }
 
 export interface SweepSettings {
@@ -85,6 +87,7 @@ export const SETTINGS = {
   SWEEP_LOG_COMPLIANT: 'sweepLogCompliant',
   FLAP_THRESHOLD: 'flapThreshold',
   FLAP_WINDOW_MINUTES: 'flapWindowMinutes',
+  SETTLE_SECONDS: 'settleSeconds',
   REENCRYPT_OBJECTS: 'reencryptObjects',
   REENCRYPT_INLINE_MAX_OBJECTS: 'reencryptInlineMaxObjects',
   REENCRYPT_VERSIONS: 'reencryptVersions',
@@ -162,11 +165,9 @@ export const loadConfig = (env: Readonly<Record<string, string | undefined>>): G
     } else regions.set(parsed.region, arn);
   }
 
-  const bucketKeySet = value('BUCKET_KEY_ENABLED') !== undefined;
+  // Applies to the SSE-KMS rules the guard writes, also under a DSSE account mode (buckets tagged with an
+  // SSE-KMS mode); a DSSE rule never gets a bucket key (S3 Bucket Keys do not support DSSE-KMS).
   const bucketKeyEnabled = flag('BUCKET_KEY_ENABLED', true);
-  if (mode === 'DSSE_KMS' && bucketKeySet && bucketKeyEnabled) {
-    fail('BUCKET_KEY_ENABLED', 'cannot be true with DSSE_KMS: S3 Bucket Keys are not supported for DSSE-KMS');
-  }
 
   const blockValue = value('BLOCK_SSE_C') ?? 'preserve';
   const blockSseC = BLOCK_SSE_C_VALUES.find((option) => option === blockValue);
@@ -199,6 +200,7 @@ export const loadConfig = (env: Readonly<Record<string, string | undefined>>): G
     ...(env.FLAP_TABLE?.trim() ? { table: env.FLAP_TABLE.trim() } : {}),
     threshold: integer('FLAP_THRESHOLD', 3, 1, 100),
     windowMinutes: integer('FLAP_WINDOW_MINUTES', 60, 1, 1440),
+    settleSeconds: integer('SETTLE_SECONDS', 60, 0, 900),
   };
   const oneOf = <T extends string>(setting: Setting, options: readonly T[], fallback: T): T => {
     const raw = value(setting) ?? fallback;
@@ -215,7 +217,7 @@ export const loadConfig = (env: Readonly<Record<string, string | undefined>>): G
   return {
     mode,
     kmsKeyArns,
-    bucketKeyEnabled: mode === 'DSSE_KMS' ? false : bucketKeyEnabled,
+    bucketKeyEnabled,
     blockSseC: blockSseC ?? 'preserve',
     dryRun,
     exemptTag,

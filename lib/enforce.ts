@@ -1,18 +1,24 @@
 /**
  * One bucket, start to end: read its state (in parallel, only what the settings need), decide with
- * `evaluate` and `evaluateGuardrails`, write what differs, verify, and return the finding. Throws only
- * errors worth retrying later (throttling, 5xx, timeouts, a policy changed under it): the caller's queue
- * retries those; every other outcome is a finding.
+ * `evaluate` and `evaluateGuardrails`, write what differs, verify, and return the outcome. Throws only
+ * errors worth retrying later (throttling, 5xx, timeouts, a bucket that keeps changing under the guard):
+ * the caller's queue retries those; every other outcome is a finding, a duplicate delivery, or a bucket
+ * that is gone.
+ *
+ * What the guard writes is conditional on what it decided: the setting is re-read just before its write,
+ * and if it changed, the bucket is evaluated again from the new state (at most MAX_ATTEMPTS times). A key
+ * about to be written is described fresh, never from the cache.
  */
-import { applyPlans, parsedPolicy, type Plans } from './apply-plans';
+import { applyPlans, type ApplyOptions, type BucketSetting, parsedPolicy, type Plans, type Snapshot } from './apply-plans';
 import { BucketGoneError, type BucketRef, type ExtraReads, readBucketState, readPolicy, type S3ForRegion, unlessDenied } from './bucket-state';
 import { errorMessage, errorName, isAccessDenied, isTransient } from './aws-errors';
+import { settingChangedBy } from './cloudtrail-event';
 import type { GuardConfig } from './config';
 import type { EncryptionRule } from './encryption';
 import { evaluate, keysToDescribe, listedKeyFor, type Verdict, type Violation, violation as failure } from './evaluate';
 import type { Finding, RuleView, Trigger } from './finding';
 import { evaluateGuardrails, type GuardrailResult } from './guardrails';
-import { type FlapLedger, flapping } from './flap-ledger';
+import { type FlapLedger, flapState } from './flap-ledger';
 import type { KeyFacts } from './key-checks';
 import type { DescribeKeyFn } from './key-lookup';
 import { keyRefLocation } from './kms-arn';
@@ -27,6 +33,8 @@ export interface GuardDeps {
   /** Absent: no flap protection (no table configured). */
   ledger?: FlapLedger;
   now?: () => number;
+  /** Waits between verifying reads (tests pass a fake). */
+  sleep?: ApplyOptions['sleep'];
 }
 
 export interface EnforceRequest {
@@ -34,9 +42,30 @@ export interface EnforceRequest {
   /** Best knowledge of the bucket's region; corrected by S3's redirect. */
   region: string;
   accountId: string;
+  /** The partition of the guard's own ARN (`aws`, `aws-cn`, ...): bucket ARNs in policies use it. */
+  partition?: string;
   trigger: Trigger;
 }
 
+export type Outcome =
+  /** `retryLater`: the finding stands, and the bucket is worth another look (a write not yet visible). */
+  | { kind: 'finding'; finding: Finding; retryLater?: string }
+  /** Another delivery of the same event holds the claim: this one wrote nothing and reports nothing. */
+  | { kind: 'duplicate'; bucket: string; eventId: string }
+  /** The bucket does not exist (never did, or was deleted before or while the guard handled it). */
+  | { kind: 'gone'; bucket: string; detail: string };
+
+/** Evaluations of one bucket in one run when it keeps changing under the guard; then the queue retries. */
+export const MAX_ATTEMPTS = 3;
+
+/** The bucket changed under the guard at every attempt: worth a later retry, not a finding. */
+export class BucketBusyError extends Error {
+  readonly $retryable = {};
+  constructor(bucket: string) {
+    super(`the configuration of ${bucket} changed ${MAX_ATTEMPTS} times while the guard evaluated it; nothing more was written, it will be evaluated again`);
+    this.name = 'BucketBusyError';
+  }
+}
 
 /** The reads every bucket needs besides encryption and tags; a setting that is off costs no call. */
 const extraReads = (config: GuardConfig): ExtraReads => {
@@ -46,11 +75,6 @@ const extraReads = (config: GuardConfig): ExtraReads => {
     publicAccessBlock: PUBLIC_ACCESS_BLOCK !== 'off',
   };
 };
-
-const gone = (when: string): Pick<Finding, 'verdict' | 'action' | 'exemptReason' | 'violations'> => ({
-  verdict: 'EXEMPT', action: 'SKIPPED', exemptReason: 'bucket no longer exists',
-  violations: [{ code: 'BUCKET_NOT_FOUND', severity: 'warning', detail: `the bucket was deleted ${when} the guard handled it` }],
-});
 
 /** The listed key if the bucket's (planned or current) rule uses it, by ARN or by the id KMS resolved. */
 const keyInUse = (rule: EncryptionRule | undefined, listed: string | undefined, keys: ReadonlyMap<string, KeyFacts>): string | undefined => {
@@ -76,42 +100,102 @@ const unreadable = (config: GuardConfig, requirement: Requirement, publicAccessB
   return found;
 };
 
+/** What the guard makes of one snapshot of the bucket. */
+interface Decision {
+  verdict: Verdict;
+  violations: Violation[];
+  plans: Plans;
+  /** The settings the plans write. */
+  writes: BucketSetting[];
+  /** The plan fields of the finding (what would be or is written). */
+  planned: Partial<Finding>;
+}
+
+interface Context {
+  request: EnforceRequest;
+  deps: GuardDeps;
+  region: string;
+  requirement: Requirement;
+}
+
+/** Evaluates one snapshot; key facts come from the lookup (cached unless `fresh` names the key). */
+const decide = async (context: Context, current: Snapshot, fresh?: string): Promise<Decision> => {
+  const { request, deps: { config, describeKey }, region, requirement } = context;
+  const evaluationBase = { region, accountId: request.accountId, requirement, encryption: current.encryption, config };
+  const refs = keysToDescribe(evaluationBase);
+  const facts = await Promise.all(refs.map((ref) => describeKey(ref, keyRefLocation(ref, region, request.accountId).region, { fresh: ref === fresh })));
+  const keys = new Map(refs.map((ref, index) => [ref, facts[index]]));
+  const evaluation = evaluate({
+    ...evaluationBase, keys,
+    ...(requirement.kind === 'mode' && KMS_MODES.has(requirement.mode) ? { policyGrantees: grantsOutsideAccount(current.policy, request.accountId) } : {}),
+  });
+  const guardrails: GuardrailResult = requirement.kind === 'mode'
+    ? evaluateGuardrails({
+      bucket: request.bucket, region, partition: request.partition, mode: requirement.mode, settings: config.guardrails,
+      keyArn: keyInUse(evaluation.plan ?? current.encryption, listedKeyFor(region, config.kmsKeyArns), keys),
+      policy: current.policy, publicAccessBlock: current.publicAccessBlock,
+    })
+    : { violations: [] };
+  const guardrailViolations = [...guardrails.violations, ...unreadable(config, requirement, current.publicAccessBlock, current.policy)];
+  const violations = [...evaluation.violations, ...guardrailViolations];
+  const plans: Plans = { ...(evaluation.plan ? { encryption: evaluation.plan } : {}), guardrails };
+  const writes: BucketSetting[] = [
+    ...(plans.encryption ? ['encryption' as const] : []),
+    ...(guardrails.policyPlan ? ['policy' as const] : []),
+    ...(guardrails.publicAccessBlockPlan ? ['publicAccessBlock' as const] : []),
+  ];
+  const guardrailViolated = guardrailViolations.some((v) => v.severity === 'violation');
+  const verdict: Verdict = evaluation.verdict === 'ERROR' ? 'ERROR' : writes.length > 0 || guardrailViolated ? 'NONCOMPLIANT' : evaluation.verdict;
+  const planned = {
+    ...(plans.encryption ? { plan: plans.encryption } : {}),
+    ...(guardrails.policyPlan ? { policyBefore: parsedPolicy(current.policy), policyPlan: guardrails.policyPlan.document } : {}),
+    ...(guardrails.publicAccessBlockPlan ? { publicAccessBlockBefore: current.publicAccessBlock ?? null } : {}),
+  };
+  return { verdict, violations, plans, writes, planned };
+};
+
 /**
- * Asked only when the guard is about to write. An event's remediation undoes its actor's change and is
- * counted (once per event id); a sweep's is not, but a bucket past the threshold is left alone either way.
+ * Asked only when the guard is about to write. An event's delivery claims the event (a duplicate delivery
+ * stops here); a bucket past the threshold is left alone. Only writes that undo the event's own change
+ * count against its actor, and one actor's changes within the settle window count once.
  */
-const consultLedger = async (deps: GuardDeps, request: EnforceRequest, at: number): Promise<{ stop?: Violation; warning?: Violation }> => {
+const consultLedger = async (deps: GuardDeps, request: EnforceRequest, at: number, undoes: boolean):
+  Promise<{ duplicate?: true; stop?: Violation; warning?: Violation }> => {
   const { ledger, config: { flap } } = deps;
   if (!ledger) return {};
-  const windowMs = flap.windowMinutes * 60_000;
   const { trigger } = request;
-  const counted = trigger.type === 'event' && trigger.actor !== undefined && trigger.eventId !== undefined;
-  const outcome = counted
-    ? await ledger.record(request.bucket, { at, eventId: trigger.eventId!, actor: trigger.actor! })
+  const outcome = trigger.type === 'event' && trigger.eventId !== undefined
+    ? await ledger.claim(request.bucket, trigger.eventId, at)
     : await ledger.recent(request.bucket);
-  if (outcome.status === 'duplicate') {
-    return { stop: { code: 'DUPLICATE_DELIVERY', severity: 'warning', detail: 'another delivery of this event is remediating the bucket; nothing written by this one' } };
-  }
+  if (outcome.status === 'duplicate') return { duplicate: true };
   if (outcome.status === 'unavailable') {
     return { warning: { code: 'LEDGER_UNAVAILABLE', severity: 'warning', detail: `the flap ledger could not be used (${outcome.reason}); enforced without flap protection` } };
   }
-  const state = flapping(outcome.entries, at, windowMs, flap.threshold, counted);
+  const undoing = undoes && trigger.type === 'event' && trigger.actor ? { actor: trigger.actor, changedAt: changedAt(trigger, at) } : undefined;
+  const state = flapState({ entries: outcome.entries, now: at, windowMs: flap.windowMinutes * 60_000, collapseMs: flap.settleSeconds * 1000, threshold: flap.threshold, ...(undoing ? { undoing } : {}) });
   if (!state.flapping) return {};
   return {
     stop: {
       code: 'FLAPPING', severity: 'violation',
-      detail: `${state.count} remediations within ${flap.windowMinutes} min undid changes by ${state.actors.join(', ')}; the guard leaves the bucket alone until the window passes — align that automation with the required mode, or exempt the bucket`,
+      detail: `${state.writes} writes within ${flap.windowMinutes} min undid ${state.fights} separate changes by ${state.actors.join(', ')}; the guard leaves the bucket alone until the window passes — align that automation with the required mode, or exempt the bucket`,
     },
   };
 };
 
-export const enforceBucket = async (request: EnforceRequest, deps: GuardDeps): Promise<Finding> => {
+/** When the trigger's change was made: the event's time, else now. */
+const changedAt = (trigger: Trigger, fallback: number): number => {
+  const parsed = trigger.type === 'event' && trigger.eventTime ? Date.parse(trigger.eventTime) : Number.NaN;
+  return Number.isFinite(parsed) ? parsed : fallback;
+};
+
+export const enforceBucket = async (request: EnforceRequest, deps: GuardDeps): Promise<Outcome> => {
   const now = deps.now ?? Date.now;
   const started = now();
   const { config, s3 } = deps;
   const base = { schemaVersion: 1 as const, bucket: request.bucket, account: request.accountId, region: request.region, trigger: request.trigger };
-  const done = (fields: Omit<Finding, keyof typeof base | 'durationMs'> & { region?: string }): Finding =>
-    ({ ...base, ...fields, durationMs: now() - started });
+  const done = (fields: Omit<Finding, keyof typeof base | 'durationMs'> & { region?: string }, retryLater?: string): Outcome =>
+    ({ kind: 'finding', finding: { ...base, ...fields, durationMs: now() - started }, ...(retryLater ? { retryLater } : {}) });
+  const gone = (when: string): Outcome => ({ kind: 'gone', bucket: request.bucket, detail: `the bucket does not exist (${when} the guard handled it)` });
 
   const reads = extraReads(config);
   const ref: BucketRef = { bucket: request.bucket, region: request.region, owner: request.accountId };
@@ -119,7 +203,7 @@ export const enforceBucket = async (request: EnforceRequest, deps: GuardDeps): P
   try {
     state = await readBucketState(s3, ref, reads);
   } catch (error) {
-    if (error instanceof BucketGoneError) return done(gone('before'));
+    if (error instanceof BucketGoneError) return gone('deleted or never created before');
     if (isTransient(error)) throw error;
     const violation = isAccessDenied(error)
       ? failure('ACCESS_DENIED', `reading the bucket was denied (${errorName(error)}): the guard's role lacks access, an SCP or bucket policy denies it, or the bucket belongs to another account`)
@@ -129,59 +213,134 @@ export const enforceBucket = async (request: EnforceRequest, deps: GuardDeps): P
 
   const at: BucketRef = { ...ref, region: state.region };
   const requirement = resolveRequirement(request.bucket, state.tags, config);
-  const before: RuleView = state.encryption ?? null;
-  const known = { region: state.region, before, ...(requirement.kind === 'mode' ? { mode: requirement.mode, modeSource: requirement.source } : {}) };
+  let known = { region: state.region, before: (state.encryption ?? null) as RuleView, ...(requirement.kind === 'mode' ? { mode: requirement.mode, modeSource: requirement.source } : {}) };
   if (requirement.kind === 'exempt') return done({ ...known, verdict: 'EXEMPT', action: 'NONE', exemptReason: requirement.reason, violations: [] });
 
   // The policy may matter only now that the bucket's own mode is known (a KMS or SSE_C mode tag).
   const modeNeedsPolicy = requirement.kind === 'mode' && (KMS_MODES.has(requirement.mode) || requirement.mode === 'SSE_C');
-  const evaluationBase = { region: state.region, accountId: request.accountId, requirement, encryption: state.encryption, config };
-  const refs = keysToDescribe(evaluationBase);
-  let keys: Map<string, KeyFacts>;
-  let policy = state.policy;
+  const context: Context = { request, deps, region: state.region, requirement };
+  let current: Snapshot = { encryption: state.encryption, policy: state.policy, publicAccessBlock: state.publicAccessBlock };
+  let decision: Decision;
   try {
-    const [facts, lateRead] = await Promise.all([
-      Promise.all(refs.map((keyRef) => deps.describeKey(keyRef, keyRefLocation(keyRef, state.region, request.accountId).region))),
+    const [first, lateRead] = await Promise.all([
+      modeNeedsPolicy && !reads.policy ? undefined : decide(context, current),
       modeNeedsPolicy && !reads.policy ? unlessDenied(readPolicy(s3, at)) : undefined,
     ]);
-    keys = new Map(refs.map((keyRef, index) => [keyRef, facts[index]]));
-    if (lateRead !== undefined) policy = lateRead;
+    if (lateRead !== undefined) current = { ...current, policy: lateRead };
+    decision = first ?? await decide(context, current);
   } catch (error) {
     if (isTransient(error)) throw error;
     return done({ ...known, verdict: 'ERROR', action: 'FAILED', violations: [failure('FOREIGN_OR_UNUSABLE_KEY', `checking keys failed: ${errorName(error)}`)] });
   }
 
-  const evaluation = evaluate({
-    ...evaluationBase, keys,
-    ...(requirement.kind === 'mode' && KMS_MODES.has(requirement.mode) ? { policyGrantees: grantsOutsideAccount(policy, request.accountId) } : {}),
-  });
-  const guardrails: GuardrailResult = requirement.kind === 'mode'
-    ? evaluateGuardrails({
-      bucket: request.bucket, region: state.region, mode: requirement.mode, settings: config.guardrails,
-      keyArn: keyInUse(evaluation.plan ?? state.encryption, listedKeyFor(state.region, config.kmsKeyArns), keys), policy, publicAccessBlock: state.publicAccessBlock,
-    })
-    : { violations: [] };
-  const guardrailViolations = [...guardrails.violations, ...unreadable(config, requirement, state.publicAccessBlock, policy)];
-  const violations = [...evaluation.violations, ...guardrailViolations];
-  const plans: Plans = { ...(evaluation.plan ? { encryption: evaluation.plan } : {}), guardrails };
-  const changes = Boolean(plans.encryption || guardrails.policyPlan || guardrails.publicAccessBlockPlan);
-  const guardrailViolated = guardrailViolations.some((v) => v.severity === 'violation');
-  const verdict: Verdict = evaluation.verdict === 'ERROR' ? 'ERROR' : changes || guardrailViolated ? 'NONCOMPLIANT' : evaluation.verdict;
-  const planned = {
-    ...(plans.encryption ? { plan: plans.encryption } : {}),
-    ...(guardrails.policyPlan ? { policyBefore: parsedPolicy(policy), policyPlan: guardrails.policyPlan.document } : {}),
-    ...(guardrails.publicAccessBlockPlan ? { publicAccessBlockBefore: state.publicAccessBlock ?? null } : {}),
-  };
-
   // An ERROR means the bucket could not be judged: nothing at all is written to it.
-  if (verdict === 'ERROR') return done({ ...known, verdict, violations, action: 'SKIPPED' });
-  if (!changes) return done({ ...known, verdict, violations, action: verdict === 'NONCOMPLIANT' ? 'SKIPPED' : 'NONE' });
-  if (config.dryRun) return done({ ...known, verdict, violations, action: 'WOULD_REMEDIATE', ...planned });
+  const verdictOnly = (d: Decision): Outcome | undefined => {
+    if (d.verdict === 'ERROR') return done({ ...known, verdict: d.verdict, violations: d.violations, action: 'SKIPPED' });
+    if (d.writes.length === 0) return done({ ...known, verdict: d.verdict, violations: d.violations, action: d.verdict === 'NONCOMPLIANT' ? 'SKIPPED' : 'NONE' });
+    return undefined;
+  };
+  const settled = verdictOnly(decision);
+  if (settled) return settled;
+  if (config.dryRun) return done({ ...known, verdict: decision.verdict, violations: decision.violations, action: 'WOULD_REMEDIATE', ...decision.planned });
 
-  const ledger = await consultLedger(deps, request, now());
-  if (ledger.stop) return done({ ...known, verdict, violations: [...violations, ledger.stop], action: 'SKIPPED', ...planned });
-  const applied = await applyPlans(s3, at, plans, policy);
-  if ('gone' in applied) return done({ ...known, ...gone('while') });
-  const noted = ledger.warning ? [ledger.warning] : [];
-  return done({ ...known, verdict, violations: [...violations, ...noted, ...applied.violations], action: applied.action, ...planned, ...applied.fields });
+  const trigger = request.trigger;
+  const undone = trigger.type === 'event' ? settingChangedBy(trigger.eventName) : undefined;
+  let ledger: Awaited<ReturnType<typeof consultLedger>> | undefined;
+  /** What earlier attempts wrote: the finding reports every write of this run. */
+  const written: BucketSetting[] = [];
+  const notes: Violation[] = [];
+  let fields: Partial<Finding> = {};
+  let found = decision; // the decision that led to the first write: what was wrong
+  const freshKeys = new Set<string>();
+  for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+    // The key about to be written is checked fresh: a key disabled a minute ago must not be applied.
+    const key = decision.plans.encryption?.kmsKeyId;
+    if (key && !freshKeys.has(key)) {
+      freshKeys.add(key);
+      try {
+        decision = await decide(context, current, key);
+      } catch (error) {
+        if (isTransient(error)) throw error;
+        return done({ ...known, verdict: 'ERROR', action: 'FAILED', violations: [failure('FOREIGN_OR_UNUSABLE_KEY', `checking keys failed: ${errorName(error)}`)] });
+      }
+      if (written.length === 0) {
+        const stop = verdictOnly(decision);
+        if (stop) return stop;
+        found = decision;
+      } else if (decision.writes.length === 0) break;
+    }
+    ledger ??= await consultLedger(deps, request, now(), undone !== undefined && decision.writes.includes(undone));
+    if (ledger.duplicate && trigger.type === 'event' && trigger.eventId) return { kind: 'duplicate', bucket: request.bucket, eventId: trigger.eventId };
+    if (ledger.stop) return done({ ...known, verdict: decision.verdict, violations: [...decision.violations, ledger.stop], action: 'SKIPPED', ...decision.planned });
+
+    const applied = await applyPlans(s3, at, decision.plans, current, { ...(deps.sleep ? { sleep: deps.sleep } : {}) });
+    if (applied.outcome === 'gone') return gone('deleted while');
+    written.push(...applied.written);
+    notes.push(...applied.violations);
+    fields = { ...fields, ...applied.fields };
+    current = applied.state;
+    if (applied.outcome === 'applied') {
+      if (ledger.warning) notes.push(ledger.warning);
+      return finish(request, deps, { known, found, written, notes, fields, current, context, done, undone, at: now(), pending: applied.pending });
+    }
+    // A setting changed under the guard: decide again from what the bucket holds now.
+    try {
+      decision = await decide(context, current);
+    } catch (error) {
+      if (isTransient(error)) throw error;
+      return done({ ...known, verdict: 'ERROR', action: 'FAILED', violations: [failure('FOREIGN_OR_UNUSABLE_KEY', `checking keys failed: ${errorName(error)}`)] });
+    }
+    if (written.length === 0) {
+      known = { ...known, before: current.encryption ?? null }; // judged from this state now
+      const stop = verdictOnly(decision);
+      if (stop) return stop; // e.g. the owner put a stronger rule in place meanwhile: compliant, nothing written
+      found = decision;
+    } else if (decision.writes.length === 0) {
+      return finish(request, deps, { known, found, written, notes, fields, current, context, done, undone, at: now(), pending: [] });
+    }
+  }
+  if (written.length > 0) return finish(request, deps, { known, found, written, notes, fields, current, context, done, undone, at: now(), pending: [] });
+  throw new BucketBusyError(request.bucket);
+};
+
+interface Finish {
+  known: Partial<Finding>;
+  found: Decision;
+  written: BucketSetting[];
+  notes: Violation[];
+  fields: Partial<Finding>;
+  current: Snapshot;
+  context: Context;
+  done: (fields: Omit<Finding, 'schemaVersion' | 'bucket' | 'account' | 'region' | 'trigger' | 'durationMs'> & { region?: string }, retryLater?: string) => Outcome;
+  undone?: BucketSetting;
+  at: number;
+  pending: BucketSetting[];
+}
+
+/**
+ * The finding after writing: REMEDIATED only when nothing enforced remains unmet in the state as now
+ * known (judged again, no call: the keys are cached); otherwise FAILED, naming what remains.
+ */
+const finish = async (request: EnforceRequest, deps: GuardDeps, f: Finish): Promise<Outcome> => {
+  const after = await decide(f.context, f.current);
+  const remaining = after.violations.filter((v) => v.severity === 'violation');
+  const failed = f.notes.some((v) => v.severity === 'violation');
+  const action = f.written.length === 0 || failed || remaining.length > 0 ? 'FAILED' : 'REMEDIATED';
+  const unresolved = [...new Set(remaining.map((v) => v.code))];
+  const trigger = request.trigger;
+  if (deps.ledger && f.undone && f.written.includes(f.undone) && trigger.type === 'event' && trigger.actor && trigger.eventId) {
+    await deps.ledger.recordWrite(request.bucket, { at: f.at, eventId: trigger.eventId, actor: trigger.actor, changedAt: changedAt(trigger, f.at) });
+  }
+  const seen = new Set(f.found.violations.map((v) => `${v.code} ${v.detail}`));
+  const violations = [...f.found.violations, ...remaining.filter((v) => !seen.has(`${v.code} ${v.detail}`)), ...f.notes];
+  return f.done({
+    ...f.known, verdict: 'NONCOMPLIANT', violations, action, ...f.found.planned, ...f.fields,
+    ...(unresolved.length > 0 ? { unresolved } : {}),
+  }, f.pending.length > 0 ? `the ${f.pending.join(', ')} written is not visible yet` : undefined);
+};
+
+/** The finding of an outcome that must have one (scripts and tests); anything else is a bug there. */
+export const findingOf = (outcome: Outcome): Finding => {
+  if (outcome.kind !== 'finding') throw new Error(`${outcome.bucket} was not evaluated (${outcome.kind})`);
+  return outcome.finding;
 };

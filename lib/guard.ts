@@ -1,5 +1,5 @@
 /** Wiring of the real dependencies, once per container: configuration (validated at cold start) and clients. */
-import { type AccountResolver, createAccountResolver } from './account';
+import { createIdentityResolver, type IdentityResolver } from './account';
 import { type AwsClients, type CallCounts, createClients } from './aws-clients';
 import { loadConfig } from './config';
 import type { GuardDeps } from './enforce';
@@ -9,7 +9,8 @@ import { createHandOff, type HandOff, queueSender } from './reencrypt/handoff';
 import { logger } from './telemetry';
 
 export interface Guard extends GuardDeps {
-  accountOf: AccountResolver;
+  /** The guard's own account and partition. */
+  identityOf: IdentityResolver;
   /** The region the function runs in. */
   homeRegion: string;
   lambda: AwsClients['lambda'];
@@ -32,7 +33,7 @@ export const createGuard = (env: Readonly<Record<string, string | undefined>> = 
     config,
     s3: clients.s3,
     describeKey: createKeyLookup(clients.kms),
-    accountOf: createAccountResolver(() => clients.sts(homeRegion)),
+    identityOf: createIdentityResolver(() => clients.sts(homeRegion)),
     homeRegion,
     lambda: clients.lambda,
     events: clients.events,

@@ -31,6 +31,8 @@ export const ALL_BLOCKED: Required<PublicAccessBlock> = { BlockPublicAcls: true,
 export interface GuardrailInput {
   bucket: string;
   region: string;
+  /** The partition of the guard's own ARN; absent: told from the region's prefix. */
+  partition?: string;
   /** The bucket's required mode. */
   mode: EncryptionMode;
   /**
@@ -52,6 +54,7 @@ export interface GuardrailResult {
   publicAccessBlockPlan?: Required<PublicAccessBlock>;
 }
 
+/** A fallback only: the partition comes from the guard's own ARN, which knows every partition. */
 const partitionOf = (region: string): string =>
   region.startsWith('cn-') ? 'aws-cn' : region.startsWith('us-gov-') ? 'aws-us-gov' : 'aws';
 
@@ -93,7 +96,7 @@ const deniesAllS3When = (statement: Statement, operator: string, key: string, va
 };
 
 const statementGroups = (input: GuardrailInput): StatementGroup[] => {
-  const bucketArn = `arn:${partitionOf(input.region)}:s3:::${input.bucket}`;
+  const bucketArn = `arn:${input.partition ?? partitionOf(input.region)}:s3:::${input.bucket}`;
   const objects = `${bucketArn}/*`;
   const everything = [bucketArn, objects];
   const { settings, mode } = input;

@@ -1,6 +1,9 @@
 /**
  * KMS adapter: what `DescribeKey` (and, for customer keys, `GetKeyRotationStatus`) says of a key,
- * cached per container with a short TTL. Concurrent lookups of one key share one request.
+ * cached per container with a short TTL. Concurrent lookups of one key share one request. The cache serves
+ * only decisions that write nothing: a key about to be written to a bucket is described `fresh` (a key
+ * disabled during an incident must stop being applied at once, not a TTL later), and the fresh answer
+ * replaces the cached one.
  */
 import type { KMSClient } from '@aws-sdk/client-kms';
 import { errorMessage, errorName, isAccessDenied, isTransient } from './aws-errors';
@@ -9,9 +12,9 @@ import { kmsSdk } from './sdk';
 
 export const KEY_CACHE_TTL_MS = 5 * 60 * 1000;
 
-export type DescribeKeyFn = (ref: string, region: string) => Promise<KeyFacts>;
+export type DescribeKeyFn = (ref: string, region: string, options?: { fresh?: boolean }) => Promise<KeyFacts>;
 
-const describe = async (kms: KMSClient, ref: string): Promise<KeyFacts> => {
+const describe = async (kms: KMSClient, ref: string, withRotation: boolean): Promise<KeyFacts> => {
   let metadata;
   try {
     ({ KeyMetadata: metadata } = await kms.send(new (kmsSdk().DescribeKeyCommand)({ KeyId: ref })));
@@ -33,7 +36,8 @@ const describe = async (kms: KMSClient, ref: string): Promise<KeyFacts> => {
     keyUsage: metadata.KeyUsage ?? 'Unknown',
     keyManager: metadata.KeyManager ?? 'Unknown',
   };
-  if (facts.keyManager !== 'CUSTOMER' || facts.keyState !== 'Enabled') return facts;
+  // Rotation only feeds a warning: a fresh check before a write does not pay for it.
+  if (!withRotation || facts.keyManager !== 'CUSTOMER' || facts.keyState !== 'Enabled') return facts;
   try {
     const { KeyRotationEnabled } = await kms.send(new (kmsSdk().GetKeyRotationStatusCommand)({ KeyId: metadata.Arn }));
     return { ...facts, rotationEnabled: KeyRotationEnabled };
@@ -49,11 +53,17 @@ export const createKeyLookup = (
   now: () => number = Date.now,
 ): DescribeKeyFn => {
   const cache = new Map<string, { expires: number; facts: Promise<KeyFacts> }>();
-  return (ref, region) => {
+  return (ref, region, options) => {
     const cacheKey = `${region} ${ref}`;
     const hit = cache.get(cacheKey);
-    if (hit && hit.expires > now()) return hit.facts;
-    const facts = describe(kms(region), ref);
+    const fresh = options?.fresh === true;
+    if (hit && hit.expires > now() && !fresh) return hit.facts;
+    // A fresh answer keeps the rotation status already known (it only feeds a warning).
+    const facts = describe(kms(region), ref, !fresh).then(async (described) => {
+      const known = fresh && hit ? await hit.facts.catch(() => undefined) : undefined;
+      return described.found && known?.found && described.keyState === 'Enabled' && known.rotationEnabled !== undefined
+        ? { ...described, rotationEnabled: known.rotationEnabled } : described;
+    });
     cache.set(cacheKey, { expires: now() + ttlMs, facts });
     facts.catch(() => cache.delete(cacheKey)); // a transient failure is not remembered
     return facts;

@@ -9,7 +9,9 @@ import type { BucketPage } from './bucket-state';
 import { forEachLimit } from './concurrency';
 import type { SweepSettings } from './config';
 import type { Verdict } from './evaluate';
+import type { Outcome } from './enforce';
 import type { Action, Finding } from './finding';
+import type { NotEvaluated } from './telemetry';
 
 export interface SweepTotals {
   pages: number;
@@ -18,6 +20,8 @@ export interface SweepTotals {
   actions: Partial<Record<Action, number>>;
   /** Buckets whose evaluation failed (throttling, 5xx after retries): left for the next sweep or event. */
   retryLater: number;
+  /** Listed buckets that no longer existed when the guard looked (deleted meanwhile): no finding. */
+  notFound?: number;
   calls: CallCounts;
 }
 
@@ -47,9 +51,11 @@ export type SweepOutcome =
 export interface SweepDeps {
   settings: SweepSettings;
   pages: (startToken?: string) => AsyncIterable<BucketPage>;
-  enforce: (bucket: { name: string; region?: string }, sweepId: string) => Promise<Finding>;
+  enforce: (bucket: { name: string; region?: string }, sweepId: string) => Promise<Outcome>;
   /** Counts (and, if `log`, logs) a finding. */
   record: (finding: Finding, log: boolean) => void;
+  /** A listed bucket that was deleted before the guard looked at it. */
+  notEvaluated: (what: NotEvaluated) => void;
   retrying: (bucket: string, error: unknown) => void;
   /** After each page: flush metrics, so they are not held until the end. */
   pageDone: (totals: SweepTotals) => Promise<void>;
@@ -108,7 +114,13 @@ export const runSweep = async (state: SweepState, deps: SweepDeps): Promise<Swee
     if (done) break;
     await forEachLimit(page.buckets, deps.settings.concurrency, async (bucket) => {
       try {
-        const finding = await deps.enforce(bucket, state.sweepId);
+        const outcome = await deps.enforce(bucket, state.sweepId);
+        if (outcome.kind !== 'finding') {
+          totals.notFound = (totals.notFound ?? 0) + 1;
+          deps.notEvaluated(outcome);
+          return;
+        }
+        const { finding } = outcome;
         increment(totals.verdicts, finding.verdict);
         increment(totals.actions, finding.action);
         // A compliant bucket is logged only when asked, or when it carries warnings (report-only guardrails).

@@ -5,7 +5,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { ViolationCode } from './evaluate';
-import { type Finding, FINDING_MESSAGE, IGNORED_MESSAGE } from './finding';
+import { DUPLICATE_MESSAGE, type Finding, FINDING_MESSAGE, GONE_MESSAGE, IGNORED_MESSAGE, type Trigger } from './finding';
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { createFindingEventPublisher, type FindingEventPublisher } from './finding-events';
 import { type MetricName, METRICS_NAMESPACE, SERVICE_NAME } from './metric-names';
@@ -35,10 +35,19 @@ export const metricsFor = (finding: Pick<Finding, 'verdict' | 'action' | 'violat
   return names;
 };
 
+export type NotEvaluated =
+  | { kind: 'duplicate'; bucket: string; eventId: string }
+  | { kind: 'gone'; bucket: string; detail: string; trigger?: Trigger };
+
 export interface FindingSink {
   /** Counts the finding in the metrics, keeps it for publishing if it needs attention, and logs it unless `log` is false. */
   finding(finding: Finding, log?: boolean): void;
   ignored(reason: string, eventId?: string): void;
+  /**
+   * A bucket the guard did not evaluate: a losing duplicate delivery (the winning delivery logs the
+   * finding), or a bucket that does not exist. One short line; no finding, no metric.
+   */
+  notEvaluated(what: NotEvaluated): void;
   /** A transient failure: the event goes back to the queue (and, in the end, its dead-letter queue). */
   retrying(bucket: string, error: unknown): void;
   /** Sends what was buffered (metrics, finding events): at the end of an invocation, and after each sweep page. Never throws. */
@@ -60,6 +69,10 @@ export const createTelemetrySink = (events?: FindingEventPublisher): FindingSink
   },
   ignored(reason, eventId) {
     logger.info(IGNORED_MESSAGE, { reason, ...(eventId ? { eventId } : {}) });
+  },
+  notEvaluated(what) {
+    if (what.kind === 'duplicate') logger.info(DUPLICATE_MESSAGE, { bucket: what.bucket, eventId: what.eventId });
+    else logger.info(GONE_MESSAGE, { bucket: what.bucket, reason: what.detail, ...(what.trigger ? { trigger: what.trigger } : {}) });
   },
   retrying(bucket, error) {
     logger.warn('bucket evaluation failed, will be retried', { bucket, error: error instanceof Error ? error : String(error) });

@@ -44,7 +44,7 @@ export const benchSweep = async (buckets: number, repeats: number, rttMs = 0): P
       for (let repeat = 0; repeat < repeats; repeat++) {
         await resetFleet(s3, fleet);
         const guard = createGuard({ ...process.env, ...emulatorEnv(guardEndpoint), SWEEP_CONCURRENCY: String(concurrency), POWERTOOLS_LOG_LEVEL: 'SILENT' });
-        const sweep = createSweepHandler(guard, { finding: () => undefined, ignored: () => undefined, retrying: () => undefined, flush: async () => undefined }, { handOver: async () => undefined, log: () => undefined });
+        const sweep = createSweepHandler(guard, { finding: () => undefined, ignored: () => undefined, notEvaluated: () => undefined, retrying: () => undefined, flush: async () => undefined }, { handOver: async () => undefined, log: () => undefined });
         const started = performance.now();
         const outcome = await sweep({}, { functionName: 'bench', getRemainingTimeInMillis: () => 15 * 60_000 });
         times.push((performance.now() - started) / 1000);

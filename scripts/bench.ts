@@ -34,7 +34,7 @@ import {
 import { build, type BuildOptions } from 'esbuild';
 import type { CallCounts } from '../lib/aws-clients';
 import type { S3ForRegion } from '../lib/bucket-state';
-import type { EnforceRequest, GuardDeps } from '../lib/enforce';
+import { type EnforceRequest, findingOf, type GuardDeps } from '../lib/enforce';
 import type { Finding } from '../lib/finding';
 import { describeResult, runServerless, stageService } from '../tests/template/serverless-cli';
 import { SIMULATED_RTT_MS, startDelayProxy } from './bench-proxy';
@@ -428,7 +428,7 @@ const benchLatency = async (
   const time = async (side: Side, iteration: number, record: number[] | undefined): Promise<void> => {
     const bucket = await bucketFor(iteration); // any reset happens here, untimed
     const started = performance.now();
-    const finding = await enforceBucket(request(bucket), side.deps);
+    const finding = findingOf(await enforceBucket(request(bucket), side.deps));
     const elapsed = performance.now() - started;
     if (finding.action !== expect) throw new Error(`${name}: expected ${expect}, got ${finding.verdict}/${finding.action} ${JSON.stringify(finding.violations)}`);
     record?.push(elapsed);
@@ -540,7 +540,7 @@ const benchCalls = async (fx: Fixtures): Promise<CallRow[]> => {
     const guard = createGuard(baseEnv(fx.endpoint, settings));
     await enforceBucket(request(await fresh({ rule: { SSEAlgorithm: 'AES256' }, blocked: true })), guard);
     const before = { ...guard.calls };
-    const finding = await enforceBucket(request(bucket), guard);
+    const finding = findingOf(await enforceBucket(request(bucket), guard));
     if (finding.action !== expect) throw new Error(`${name}: expected ${expect}, got ${finding.verdict}/${finding.action} ${JSON.stringify(finding.violations)}`);
     const byOperation = callsSince(guard.calls, before);
     const calls = sum(byOperation);
@@ -568,7 +568,7 @@ const benchCalls = async (fx: Fixtures): Promise<CallRow[]> => {
   // Enforce: a bucket already carrying every guardrail costs reads only; one that needs them, writes.
   const enforce = { ENCRYPTION_MODE: 'SSE_S3', ...GUARDRAILS_ENFORCE };
   const guarded = await fresh({ blocked: true });
-  const plan = await enforceBucket(request(guarded), createGuard(baseEnv(fx.endpoint, enforce)));
+  const plan = findingOf(await enforceBucket(request(guarded), createGuard(baseEnv(fx.endpoint, enforce))));
   if (plan.action !== 'REMEDIATED') throw new Error(`guardrails enforce: expected REMEDIATED, got ${plan.action}`);
   await measure('all guardrails enforce, already in place', enforce, guarded, 'NONE', (_calls, ops) => ['no write', !Object.keys(ops).some((op) => /\.(Put|Delete)/.test(op))]);
   await measure('all guardrails enforce, none in place', enforce, await fresh(), 'REMEDIATED',
@@ -581,7 +581,7 @@ const benchCalls = async (fx: Fixtures): Promise<CallRow[]> => {
     const guard = createGuard(baseEnv(fx.endpoint, cmk));
     const onKeyCalls = async (name: string, deps: GuardDeps, calls: CallCounts, target?: [string, (ops: CallCounts) => boolean]) => {
       const before = { ...calls };
-      const finding = await enforceBucket(request(await fresh(onKey)), deps);
+      const finding = findingOf(await enforceBucket(request(await fresh(onKey)), deps));
       if (finding.action !== 'NONE') throw new Error(`${name}: expected NONE, got ${finding.verdict}/${finding.action} ${JSON.stringify(finding.violations)}`);
       const byOperation = callsSince(calls, before);
       rows.push({ name, calls: sum(byOperation), byOperation, ...(target ? { target: target[0], met: target[1](byOperation) } : {}) });

@@ -1,4 +1,5 @@
 /** Real SDK clients against the emulator, and a guard wired to it that counts the calls it makes. */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateKeyCommand, DisableKeyCommand, KMSClient, ScheduleKeyDeletionCommand } from '@aws-sdk/client-kms';
 import {
   CreateBucketCommand, GetBucketEncryptionCommand, PutBucketEncryptionCommand, PutBucketTaggingCommand, S3Client,
@@ -54,3 +55,19 @@ export const callsOf = (guard: Guard, operation: string): number => guard.calls[
 let counter = 0;
 /** A bucket name unique within the test run. */
 export const uniqueBucket = (prefix: string): string => `${prefix}-${process.pid}-${Date.now().toString(36)}-${counter++}`;
+
+/**
+ * DynamoDB applies conditional writes to one item one at a time; the emulator does not (DESIGN.md, moto
+ * facts). The ledger's client here queues its UpdateItem calls, as DynamoDB would serialise them.
+ */
+export const serialisedDynamoDb = (): DynamoDBClient => {
+  const client = new DynamoDBClient({ region: REGION, endpoint: useEmulator() });
+  let queue: Promise<unknown> = Promise.resolve();
+  client.middlewareStack.add((next) => (args) => {
+    const turn = queue.then(() => next(args));
+    queue = turn.catch(() => undefined);
+    return turn;
+  }, { step: 'initialize', name: 'serialiseLikeDynamoDb' });
+  return client;
+};
+

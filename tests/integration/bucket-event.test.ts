@@ -8,7 +8,7 @@ import { createBucketEventHandler } from '../../handlers/bucket-event';
 import { callsSince } from '../../lib/aws-clients';
 import type { EncryptionRule } from '../../lib/encryption';
 import type { Finding } from '../../lib/finding';
-import type { FindingSink } from '../../lib/telemetry';
+import type { FindingSink, NotEvaluated } from '../../lib/telemetry';
 import { admin, callsOf, emulatorGuard, REGION, uniqueBucket } from './aws';
 
 const ACCOUNT = '123456789012'; // the emulator's account
@@ -31,7 +31,7 @@ const deliver = async (bucket: string, settings: Record<string, string> = {}) =>
   // Encryption only: the guardrails (report by default) have their own suite.
   const guard = emulatorGuard({ PUBLIC_ACCESS_BLOCK: 'off', REQUIRE_TLS: 'off', DENY_WEAKER_UPLOADS: 'off', ...settings });
   const findings: Finding[] = [];
-  const sink: FindingSink = { finding: (f) => findings.push(f), ignored: () => undefined, retrying: () => undefined, flush: async () => undefined };
+  const sink: FindingSink = { finding: (f) => findings.push(f), ignored: () => undefined, notEvaluated: () => undefined, retrying: () => undefined, flush: async () => undefined };
   const handle = createBucketEventHandler(guard, sink);
   const run = async () => {
     await handle(eventFor(bucket), {});
@@ -132,8 +132,14 @@ describe('enforceBucket against the emulator', () => {
     expect(callsSince(guard.calls, before)).toEqual({ 'S3.GetBucketEncryption': 1, 'S3.GetBucketTagging': 1 });
   });
 
-  it('a bucket deleted before the event is handled is reported, not an error', async () => {
-    const { first } = await deliver(uniqueBucket('never-created'));
-    expect(first).toMatchObject({ verdict: 'EXEMPT', action: 'SKIPPED', violations: [expect.objectContaining({ code: 'BUCKET_NOT_FOUND' })] });
+  it('a bucket that does not exist (deleted before the event is handled) is said so in one line: no finding, not EXEMPT', async () => {
+    const bucket = uniqueBucket('never-created');
+    const guard = emulatorGuard();
+    const findings: Finding[] = [];
+    const notEvaluated: NotEvaluated[] = [];
+    const sink: FindingSink = { finding: (f) => findings.push(f), ignored: () => undefined, notEvaluated: (what) => notEvaluated.push(what), retrying: () => undefined, flush: async () => undefined };
+    await expect(createBucketEventHandler(guard, sink)(eventFor(bucket), {})).resolves.toEqual({ notEvaluated: expect.stringMatching(/does not exist/) });
+    expect(findings).toEqual([]);
+    expect(notEvaluated).toEqual([expect.objectContaining({ kind: 'gone', bucket })]);
   });
 });

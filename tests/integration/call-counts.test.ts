@@ -8,7 +8,7 @@ import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DeleteBucketEncryptionCommand } from '@aws-sdk/client-s3';
 import { createBucketEventHandler } from '../../handlers/bucket-event';
 import { type CallCounts, callsSince } from '../../lib/aws-clients';
-import { enforceBucket, type EnforceRequest } from '../../lib/enforce';
+import { enforceBucket, findingOf, type EnforceRequest } from '../../lib/enforce';
 import type { Finding } from '../../lib/finding';
 import { createFindingEventPublisher } from '../../lib/finding-events';
 import type { Guard } from '../../lib/guard';
@@ -25,7 +25,9 @@ const OFF = { PUBLIC_ACCESS_BLOCK: 'off', REQUIRE_TLS: 'off', REQUIRE_SIGV4: 'of
 const ENFORCE_ALL = { PUBLIC_ACCESS_BLOCK: 'enforce', REQUIRE_TLS: 'enforce', REQUIRE_SIGV4: 'enforce', DENY_WEAKER_UPLOADS: 'enforce' } as const;
 const AES256 = { Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' as const } }] };
 const READS = { 'S3.GetBucketEncryption': 1, 'S3.GetBucketTagging': 1 };
-const REMEDIATION = { 'S3.GetBucketEncryption': 2, 'S3.GetBucketTagging': 1, 'S3.PutBucketEncryption': 1 };
+// Read, re-read just before writing (is it still what was judged?), write, read back: the re-read adds
+// one read per write that could replace someone else's choice, and nothing for a compliant bucket.
+const REMEDIATION = { 'S3.GetBucketEncryption': 3, 'S3.GetBucketTagging': 1, 'S3.PutBucketEncryption': 1 };
 
 let events = 0;
 const request = (bucket: string): EnforceRequest => ({
@@ -67,7 +69,7 @@ const guardWith = (settings: Record<string, string> = {}) => {
 /** The calls one enforceBucket makes, and the finding. */
 const enforce = async (guard: Guard, bucket: string): Promise<{ calls: CallCounts; finding: Finding }> => {
   const before = { ...guard.calls };
-  const finding = await enforceBucket(request(bucket), guard);
+  const finding = findingOf(await enforceBucket(request(bucket), guard));
   return { calls: callsSince(guard.calls, before), finding };
 };
 
@@ -91,7 +93,7 @@ describe('AWS calls per event (only default encryption enforced)', () => {
     expect(s3.maxInFlight).toBe(2);
   });
 
-  it('a non-compliant bucket costs the reads, one write and one verifying read', async () => {
+  it('a non-compliant bucket costs the reads, a re-read, one write and one verifying read', async () => {
     const { guard } = guardWith();
     const bucket = await bareBucket('calls-noncompliant');
     const { calls, finding } = await enforce(guard, bucket);
@@ -101,27 +103,27 @@ describe('AWS calls per event (only default encryption enforced)', () => {
     expect((await enforce(guard, bucket)).calls).toEqual(READS);
   });
 
-  it('the flap ledger adds exactly one write, and only when the guard is about to write', async () => {
+  it('the flap ledger adds a claim before the write and a record after it, and nothing for a compliant bucket', async () => {
     const table = uniqueBucket('calls-ledger');
     await new DynamoDBClient({ region: REGION, endpoint: useEmulator() }).send(new CreateTableCommand({
       TableName: table, BillingMode: 'PAY_PER_REQUEST',
       AttributeDefinitions: [{ AttributeName: 'bucket', AttributeType: 'S' }], KeySchema: [{ AttributeName: 'bucket', KeyType: 'HASH' }],
     }));
     const { guard } = guardWith({ FLAP_TABLE: table });
-    expect((await enforce(guard, await bareBucket('calls-ledger'))).calls).toEqual({ ...REMEDIATION, 'DynamoDB.UpdateItem': 1 });
+    expect((await enforce(guard, await bareBucket('calls-ledger'))).calls).toEqual({ ...REMEDIATION, 'DynamoDB.UpdateItem': 2 });
     expect((await enforce(guard, await compliantBucket('calls-ledger-ok'))).calls).toEqual(READS);
   });
 
   it('a cold container\'s first event costs the same two reads: the account comes from the Lambda context, not STS', async () => {
     const { guard } = guardWith();
-    const sink: FindingSink = { finding: () => undefined, ignored: () => undefined, retrying: () => undefined, flush: async () => undefined };
+    const sink: FindingSink = { finding: () => undefined, ignored: () => undefined, notEvaluated: () => undefined, retrying: () => undefined, flush: async () => undefined };
     await createBucketEventHandler(guard, sink)(eventFor(await compliantBucket('calls-cold')), { invokedFunctionArn: FUNCTION_ARN });
     expect(guard.calls).toEqual(READS);
   });
 
   it('events a batch holds for one bucket are evaluated once; an ignored event costs nothing', async () => {
     const { guard } = guardWith();
-    const sink: FindingSink = { finding: () => undefined, ignored: () => undefined, retrying: () => undefined, flush: async () => undefined };
+    const sink: FindingSink = { finding: () => undefined, ignored: () => undefined, notEvaluated: () => undefined, retrying: () => undefined, flush: async () => undefined };
     const bucket = await compliantBucket('calls-batch');
     const handle = createBucketEventHandler(guard, sink);
     await handle(sqsBatch([eventFor(bucket), eventFor(bucket), eventFor(bucket)]), { invokedFunctionArn: FUNCTION_ARN });
@@ -136,7 +138,7 @@ describe('AWS calls per event (only default encryption enforced)', () => {
     const handle = createBucketEventHandler(guard, createTelemetrySink(createFindingEventPublisher(() => guard.events(guard.homeRegion), logger)));
     await handle(sqsBatch(buckets.map(eventFor)), { invokedFunctionArn: FUNCTION_ARN });
     expect(guard.calls).toEqual({
-      'S3.GetBucketEncryption': 20, 'S3.GetBucketTagging': 10, 'S3.PutBucketEncryption': 10, 'EventBridge.PutEvents': 1,
+      'S3.GetBucketEncryption': 30, 'S3.GetBucketTagging': 10, 'S3.PutBucketEncryption': 10, 'EventBridge.PutEvents': 1,
     });
   });
 });
@@ -164,10 +166,10 @@ describe('AWS calls per event with guardrails', () => {
   it('enforce writes only what differs', async () => {
     const bucket = await bareBucket('calls-enforce');
     const { guard } = guardWith(ENFORCE_ALL);
-    // Nothing in place: each write once, each followed by its verifying read; the policy is also re-read
-    // just before it is written (the write is abandoned if it changed meanwhile).
+    // Nothing in place: each write once, each followed by its verifying read; the rule and the policy are
+    // also re-read just before they are written (Block Public Access is not: all four on weakens nothing).
     expect((await enforce(guard, bucket)).calls).toEqual({
-      'S3.GetBucketEncryption': 2, 'S3.GetBucketTagging': 1, 'S3.PutBucketEncryption': 1,
+      'S3.GetBucketEncryption': 3, 'S3.GetBucketTagging': 1, 'S3.PutBucketEncryption': 1,
       'S3.GetBucketPolicy': 3, 'S3.PutBucketPolicy': 1, 'S3.GetPublicAccessBlock': 2, 'S3.PutPublicAccessBlock': 1,
     });
     // Everything in place: reads only.
@@ -197,5 +199,15 @@ describe('AWS calls per event for key checks', () => {
     const two = await enforce(guard, second);
     expect(two.finding).toMatchObject({ verdict: 'COMPLIANT', action: 'NONE' });
     expect(two.calls).toEqual(kmsModeReads);
+  });
+
+  it('a key about to be written is described once more, fresh (no rotation request): the cache never decides a write', async () => {
+    const key = await aws.createKey();
+    const { guard } = guardWith({ ENCRYPTION_MODE: 'SSE_KMS_CUSTOMER_MANAGED', KMS_KEY_ARN: key });
+    const first = await enforce(guard, await bareBucket('calls-key-write-1'));
+    expect(first.finding).toMatchObject({ verdict: 'NONCOMPLIANT', action: 'REMEDIATED' });
+    expect(first.calls).toEqual({ ...REMEDIATION, 'S3.GetBucketPolicy': 1, 'KMS.DescribeKey': 2, 'KMS.GetKeyRotationStatus': 1 });
+    const second = await enforce(guard, await bareBucket('calls-key-write-2'));
+    expect(second.calls).toEqual({ ...REMEDIATION, 'S3.GetBucketPolicy': 1, 'KMS.DescribeKey': 1 });
   });
 });

@@ -4,7 +4,7 @@
  * validate bucket policies, and gives a new bucket no Block Public Access configuration (AWS: all on).
  */
 import { GetBucketPolicyCommand, GetPublicAccessBlockCommand, PutBucketPolicyCommand } from '@aws-sdk/client-s3';
-import { enforceBucket } from '../../lib/enforce';
+import { enforceBucket, findingOf } from '../../lib/enforce';
 import type { Finding } from '../../lib/finding';
 import { admin, emulatorGuard, REGION, uniqueBucket } from './aws';
 
@@ -12,8 +12,8 @@ const ACCOUNT = '123456789012';
 const aws = admin();
 const OFF = { PUBLIC_ACCESS_BLOCK: 'off', REQUIRE_TLS: 'off', REQUIRE_SIGV4: 'off', DENY_WEAKER_UPLOADS: 'off' };
 
-const run = (bucket: string, settings: Record<string, string>): Promise<Finding> =>
-  enforceBucket({ bucket, region: REGION, accountId: ACCOUNT, trigger: { type: 'sweep', sweepId: 'guardrails-test' } }, emulatorGuard({ ...OFF, ...settings }));
+const run = async (bucket: string, settings: Record<string, string>): Promise<Finding> =>
+  findingOf(await enforceBucket({ bucket, region: REGION, accountId: ACCOUNT, trigger: { type: 'sweep', sweepId: 'guardrails-test' } }, emulatorGuard({ ...OFF, ...settings })));
 
 const policyOf = async (bucket: string) => {
   try {

@@ -32,7 +32,7 @@ describe('sweepBuckets against the emulator', () => {
       PUBLIC_ACCESS_BLOCK: 'off', REQUIRE_TLS: 'off', DENY_WEAKER_UPLOADS: 'off',
     });
     const logged: string[] = [];
-    const run = createSweepHandler(guard, { finding: (f, log) => { if (log !== false) logged.push(f.bucket); }, ignored: () => undefined, retrying: () => undefined, flush: async () => undefined }, { handOver: async () => undefined, log: () => undefined });
+    const run = createSweepHandler(guard, { finding: (f, log) => { if (log !== false) logged.push(f.bucket); }, ignored: () => undefined, notEvaluated: () => undefined, retrying: () => undefined, flush: async () => undefined }, { handOver: async () => undefined, log: () => undefined });
     const context = { functionName: 'sweep', getRemainingTimeInMillis: () => 15 * 60_000 };
 
     const first = completed(await run({}, context));

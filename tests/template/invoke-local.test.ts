@@ -9,7 +9,7 @@ import { useEmulator } from '../emulator-env';
 import { CLI_TIMEOUT_MS, describeResult, runServerless, SERVICE_DIR, type StagedService, stageService } from './serverless-cli';
 
 const BUCKET = 'guard-demo-new-bucket';
-const EVENT = JSON.parse(readFileSync(join(SERVICE_DIR, 'events', 'create-bucket.json'), 'utf8')) as { detail: { eventID: string } };
+const EVENT = JSON.parse(readFileSync(join(SERVICE_DIR, 'events', 'create-bucket.json'), 'utf8')) as { detail: { eventID: string; eventTime: string } };
 
 /** The value `invoke local` prints last: a pretty-printed JSON object starting on a line of its own. */
 const returnedValue = (stdout: string): unknown => {
@@ -66,7 +66,7 @@ describe('serverless invoke local against the emulator', () => {
       bucket: BUCKET,
       account: '123456789012',
       region: 'us-east-1',
-      trigger: { type: 'event', eventName: 'CreateBucket', eventId: EVENT.detail.eventID, actor: expect.stringContaining(':assumed-role/ci-deploy/') },
+      trigger: { type: 'event', eventName: 'CreateBucket', eventId: EVENT.detail.eventID, actor: expect.stringContaining(':assumed-role/ci-deploy/'), eventTime: EVENT.detail.eventTime },
       mode: 'SSE_S3',
       verdict: 'NONCOMPLIANT',
       action: 'REMEDIATED',

@@ -15,7 +15,7 @@ export const testGuard = (config: GuardConfig): Guard => {
     config,
     s3: clients.s3,
     describeKey: createKeyLookup(clients.kms),
-    accountOf: async (context) => context?.invokedFunctionArn?.split(':')[4] ?? 'unknown',
+    identityOf: async (context) => ({ accountId: context?.invokedFunctionArn?.split(':')[4] ?? 'unknown', partition: context?.invokedFunctionArn?.split(':')[1] ?? 'aws' }),
     homeRegion: REGION,
     lambda: clients.lambda,
     events: clients.events,
@@ -23,5 +23,7 @@ export const testGuard = (config: GuardConfig): Guard => {
     sqs: clients.sqs,
     s3control: clients.s3control,
     kms: clients.kms,
+    // Verifying reads do not wait between attempts in unit specifications.
+    sleep: async () => undefined,
   };
 };

@@ -76,6 +76,7 @@ const recorder = () => {
   const sink: FindingSink = {
     finding: (finding) => { findings.push(finding); },
     ignored: (reason, eventId) => { ignored.push({ reason, ...(eventId !== undefined ? { eventId } : {}) }); },
+    notEvaluated: () => undefined,
     retrying: (bucket) => { retrying.push(bucket); },
     flush: async () => { flushes += 1; },
   };

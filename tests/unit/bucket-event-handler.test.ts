@@ -31,7 +31,7 @@ const recorder = () => {
   const findings: Finding[] = [];
   const ignored: string[] = [];
   const retrying: string[] = [];
-  const sink: FindingSink = { finding: (f) => findings.push(f), ignored: (reason) => ignored.push(reason), retrying: (bucket) => retrying.push(bucket), flush: async () => undefined };
+  const sink: FindingSink = { finding: (f) => findings.push(f), ignored: (reason) => ignored.push(reason), notEvaluated: () => undefined, retrying: (bucket) => retrying.push(bucket), flush: async () => undefined };
   return { findings, ignored, retrying, sink };
 };
 
@@ -92,13 +92,14 @@ describe('enforceBucket handler', () => {
     expect(s3.commandCalls(GetBucketEncryptionCommand)).toHaveLength(1);
   });
 
-  it('takes the account from the Lambda context, and asks STS once only when there is none', async () => {
-    sts.on(GetCallerIdentityCommand).resolves({ Account: ACCOUNT });
+  it('takes the account and partition from the Lambda context, and asks STS once only when there is none', async () => {
+    sts.on(GetCallerIdentityCommand).resolves({ Account: ACCOUNT, Arn: `arn:aws-eusc:sts::${ACCOUNT}:assumed-role/dev/me` });
     const real = createGuard({ AWS_REGION: REGION });
-    expect(await real.accountOf(context)).toBe(ACCOUNT);
+    expect(await real.identityOf(context)).toEqual({ accountId: ACCOUNT, partition: 'aws' });
+    expect(await real.identityOf({ invokedFunctionArn: `arn:aws-cn:lambda:cn-north-1:${ACCOUNT}:function:f` })).toEqual({ accountId: ACCOUNT, partition: 'aws-cn' });
     expect(sts.calls()).toHaveLength(0);
-    await real.accountOf({});
-    await real.accountOf(undefined);
+    expect(await real.identityOf({})).toEqual({ accountId: ACCOUNT, partition: 'aws-eusc' });
+    await real.identityOf(undefined);
     expect(sts.calls()).toHaveLength(1);
   });
 

@@ -18,7 +18,7 @@ describe('configuration', () => {
       exemptTag: 'encryption-guard:exempt', exemptBuckets: [],
       sweep: { pageSize: 1000, concurrency: 16, maxHops: 50, logCompliant: false },
       guardrails: { PUBLIC_ACCESS_BLOCK: 'report', REQUIRE_TLS: 'report', REQUIRE_SIGV4: 'off', DENY_WEAKER_UPLOADS: 'report' },
-      flap: { threshold: 3, windowMinutes: 60 },
+      flap: { threshold: 3, windowMinutes: 60, settleSeconds: 60 },
       reencrypt: { objects: 'off', inlineMaxObjects: 10_000, versions: 'current' },
     });
   });
@@ -40,7 +40,7 @@ describe('configuration', () => {
       dryRun: true, exemptTag: 'security:skip', exemptBuckets: ['logs-*', 'exact-name'], stackName: 'guard-prod',
       sweep: { pageSize: 500, concurrency: 8, maxHops: 20, logCompliant: true },
       guardrails: { PUBLIC_ACCESS_BLOCK: 'enforce', REQUIRE_TLS: 'off', REQUIRE_SIGV4: 'enforce', DENY_WEAKER_UPLOADS: 'report' },
-      flap: { table: 'guard-ledger', threshold: 5, windowMinutes: 30 },
+      flap: { table: 'guard-ledger', threshold: 5, windowMinutes: 30, settleSeconds: 60 },
       reencrypt: { objects: 'enforce', inlineMaxObjects: 500, versions: 'all' },
     });
   });
@@ -54,7 +54,6 @@ describe('configuration', () => {
     [{ ENCRYPTION_MODE: 'SSE_KMS_CUSTOMER_MANAGED', KMS_KEY_ARN: 'arn:aws:kms:us-east-1:123456789012:alias/my-key' }, /KMS_KEY_ARN .*not aliases/],
     [{ ENCRYPTION_MODE: 'SSE_KMS_CUSTOMER_MANAGED', KMS_KEY_ARN: `${KEYS.listed},${KEYS.otherOurs}` }, /KMS_KEY_ARN .*two keys for us-east-1/],
     [{ ENCRYPTION_MODE: 'SSE_KMS_CUSTOMER_MANAGED', KMS_KEY_ARN: KEYS.listedWest, AWS_REGION: 'us-east-1' }, /KMS_KEY_ARN .*lists no key in us-east-1, where the guard runs/],
-    [{ ENCRYPTION_MODE: 'DSSE_KMS', KMS_KEY_ARN: KEYS.listed, BUCKET_KEY_ENABLED: 'true' }, /BUCKET_KEY_ENABLED .*cannot be true with DSSE_KMS/],
     [{ BUCKET_KEY_ENABLED: 'yes' }, /BUCKET_KEY_ENABLED .*"true" or "false", got "yes"/],
     [{ DRY_RUN: '1' }, /DRY_RUN \(param dryRun\) must be "true" or "false"/],
     [{ BLOCK_SSE_C: 'deny' }, /BLOCK_SSE_C \(param blockSseC\) must be one of preserve, block, allow/],
@@ -78,8 +77,9 @@ describe('configuration', () => {
     expect(loadConfig({ ENCRYPTION_MODE: 'SSE_KMS_AWS_MANAGED', KMS_KEY_ARN: KEYS.listedWest, AWS_REGION: 'us-east-1' }).kmsKeyArns).toEqual([KEYS.listedWest]);
   });
 
-  it('accepts DSSE with the bucket key unset (bucket keys are never used with DSSE)', () => {
-    expect(loadConfig({ ENCRYPTION_MODE: 'DSSE_KMS', KMS_KEY_ARN: KEYS.listed }).bucketKeyEnabled).toBe(false);
+  it('keeps the bucket key on under a DSSE account mode: it applies to buckets tagged with an SSE-KMS mode (DSSE rules never get one)', () => {
+    expect(loadConfig({ ENCRYPTION_MODE: 'DSSE_KMS', KMS_KEY_ARN: KEYS.listed }).bucketKeyEnabled).toBe(true);
+    expect(loadConfig({ ENCRYPTION_MODE: 'DSSE_KMS', KMS_KEY_ARN: KEYS.listed, BUCKET_KEY_ENABLED: 'false' }).bucketKeyEnabled).toBe(false);
   });
 
   it('names every wrong setting in one message', () => {

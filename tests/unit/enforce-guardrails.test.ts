@@ -6,7 +6,7 @@ import { DescribeKeyCommand, GetKeyRotationStatusCommand, KMSClient } from '@aws
 import { mockClient } from 'aws-sdk-client-mock';
 import type { GuardConfig } from '../../lib/config';
 import { fromS3, toS3 } from '../../lib/encryption';
-import { enforceBucket, type EnforceRequest } from '../../lib/enforce';
+import { enforceBucket, findingOf, type EnforceRequest } from '../../lib/enforce';
 import { s3Error, testGuard } from './aws-mocks';
 import { ACCOUNT, config, KEYS, REGION } from './fixtures';
 
@@ -54,7 +54,7 @@ beforeEach(() => s3.reset());
 describe('enforceBucket with guardrails', () => {
   it('with default settings reads the policy and Block Public Access in parallel, reports, and writes nothing', async () => {
     bucket({ policy: POLICY });
-    const finding = await enforceBucket(request, testGuard(config({ guardrails: DEFAULTS })));
+    const finding = findingOf(await enforceBucket(request, testGuard(config({ guardrails: DEFAULTS }))));
     expect(operations().sort()).toEqual(['GetBucketEncryption', 'GetBucketPolicy', 'GetBucketTagging', 'GetPublicAccessBlock']);
     expect(finding).toMatchObject({ verdict: 'COMPLIANT', action: 'NONE' });
     expect(finding.violations.map((v) => `${v.code}:${v.severity}`)).toEqual(['PUBLIC_ACCESS_NOT_BLOCKED:warning', 'TLS_NOT_REQUIRED:warning']);
@@ -68,7 +68,7 @@ describe('enforceBucket with guardrails', () => {
 
   it('REQUIRE_TLS=enforce adds its statement, keeps the foreign one, re-reads before writing, and verifies', async () => {
     const state = bucket({ policy: POLICY });
-    const finding = await enforceBucket(request, testGuard(config({ guardrails: { ...DEFAULTS, REQUIRE_TLS: 'enforce', PUBLIC_ACCESS_BLOCK: 'off' } })));
+    const finding = findingOf(await enforceBucket(request, testGuard(config({ guardrails: { ...DEFAULTS, REQUIRE_TLS: 'enforce', PUBLIC_ACCESS_BLOCK: 'off' } }))));
     expect(finding).toMatchObject({ verdict: 'NONCOMPLIANT', action: 'REMEDIATED', policyBefore: JSON.parse(POLICY) });
     const written = JSON.parse(state.policy()!);
     expect(written.Statement).toEqual([FOREIGN, expect.objectContaining({ Sid: 'EncryptionGuardRequireTls', Effect: 'Deny' })]);
@@ -79,17 +79,42 @@ describe('enforceBucket with guardrails', () => {
     expect(s3.commandCalls(PutBucketPolicyCommand)[0].args[0].input).toEqual({ Bucket: 'app-data', ExpectedBucketOwner: ACCOUNT, Policy: state.policy() });
   });
 
-  it('abandons the policy write when the policy changed since it was read, for a later retry', async () => {
-    bucket({ policy: POLICY });
+  it('when the policy changed since it was read, merges into the new policy instead of writing the stale plan', async () => {
+    const state = bucket({ policy: POLICY });
     let reads = 0;
-    s3.on(GetBucketPolicyCommand).callsFake(async () => ({ Policy: reads++ === 0 ? POLICY : JSON.stringify({ Version: '2012-10-17', Statement: [] }) }));
-    await expect(enforceBucket(request, testGuard(config({ guardrails: { ...DEFAULTS, REQUIRE_TLS: 'enforce' } })))).rejects.toMatchObject({ name: 'PolicyChangedError' });
+    const OWNERS_NEW = { Sid: 'OwnerNew', Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:role/app` }, Action: 's3:GetObject', Resource: 'arn:aws:s3:::app-data/*' };
+    // The owner rewrites the policy right after the guard's first read.
+    s3.on(GetBucketPolicyCommand).callsFake(async () => ({
+      Policy: s3.commandCalls(PutBucketPolicyCommand).length > 0 ? state.policy() : reads++ === 0 ? POLICY : JSON.stringify({ Version: '2012-10-17', Statement: [OWNERS_NEW] }),
+    }));
+    const finding = findingOf(await enforceBucket(request, testGuard(config({ guardrails: { ...DEFAULTS, REQUIRE_TLS: 'enforce', PUBLIC_ACCESS_BLOCK: 'off' } }))));
+    expect(s3.commandCalls(PutBucketPolicyCommand)).toHaveLength(1);
+    expect(JSON.parse(state.policy()!).Statement).toEqual([OWNERS_NEW, expect.objectContaining({ Sid: 'EncryptionGuardRequireTls' })]); // the owner's change kept
+    expect(finding).toMatchObject({ action: 'REMEDIATED', policyBefore: { Statement: [OWNERS_NEW] } });
+  });
+
+  it('REMEDIATED only when nothing enforced remains: the rule is fixed, but a policy too large for the TLS statement is FAILED, naming what remains', async () => {
+    const big: object[] = [];
+    const next = (i: number) => ({ ...FOREIGN, Sid: `Partner${i}`, Resource: `arn:aws:s3:::app-data/partners/${i}/*` });
+    const text = () => JSON.stringify({ Version: '2012-10-17', Statement: big });
+    while (text().length < 20 * 1024 - 100) big.push(next(big.length)); // the guard's statement would push it over
+    const state = bucket({ policy: text() });
+    let written: object | undefined; // no default rule until the guard writes one
+    s3.on(GetBucketEncryptionCommand).callsFake(async () => {
+      if (!written) throw s3Error('ServerSideEncryptionConfigurationNotFoundError', 404);
+      return { ServerSideEncryptionConfiguration: written };
+    });
+    s3.on(PutBucketEncryptionCommand).callsFake(async (input) => { written = input.ServerSideEncryptionConfiguration; return {}; });
+    const finding = findingOf(await enforceBucket(request, testGuard(config({ guardrails: { ...DEFAULTS, REQUIRE_TLS: 'enforce', PUBLIC_ACCESS_BLOCK: 'off' } }))));
+    expect(s3.commandCalls(PutBucketEncryptionCommand)).toHaveLength(1);
     expect(s3.commandCalls(PutBucketPolicyCommand)).toHaveLength(0);
+    expect(state.policy()).toBe(text());
+    expect(finding).toMatchObject({ verdict: 'NONCOMPLIANT', action: 'FAILED', after: { algorithm: 'AES256' }, unresolved: ['TLS_NOT_REQUIRED', 'POLICY_TOO_LARGE'] });
   });
 
   it('PUBLIC_ACCESS_BLOCK=enforce turns all four flags on and shows before and after', async () => {
     bucket();
-    const finding = await enforceBucket(request, testGuard(config({ guardrails: { ...DEFAULTS, PUBLIC_ACCESS_BLOCK: 'enforce', REQUIRE_TLS: 'off', DENY_WEAKER_UPLOADS: 'off' } })));
+    const finding = findingOf(await enforceBucket(request, testGuard(config({ guardrails: { ...DEFAULTS, PUBLIC_ACCESS_BLOCK: 'enforce', REQUIRE_TLS: 'off', DENY_WEAKER_UPLOADS: 'off' } }))));
     expect(s3.commandCalls(PutPublicAccessBlockCommand)[0].args[0].input).toEqual({
       Bucket: 'app-data', ExpectedBucketOwner: ACCOUNT,
       PublicAccessBlockConfiguration: { BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true },
@@ -99,14 +124,14 @@ describe('enforceBucket with guardrails', () => {
 
   it('in dry run shows the policy it would write and writes nothing', async () => {
     bucket({ policy: POLICY });
-    const finding = await enforceBucket(request, testGuard(config({ dryRun: true, guardrails: { ...DEFAULTS, REQUIRE_TLS: 'enforce' } })));
+    const finding = findingOf(await enforceBucket(request, testGuard(config({ dryRun: true, guardrails: { ...DEFAULTS, REQUIRE_TLS: 'enforce' } }))));
     expect(finding).toMatchObject({ action: 'WOULD_REMEDIATE', policyPlan: { Statement: [FOREIGN, expect.objectContaining({ Sid: 'EncryptionGuardRequireTls' })] } });
     expect(s3.commandCalls(PutBucketPolicyCommand)).toHaveLength(0);
   });
 
   it('deletes the policy when only guard statements were left and their settings are now off', async () => {
     const state = bucket({ policy: JSON.stringify({ Version: '2012-10-17', Statement: [{ Sid: 'EncryptionGuardRequireSigV4', Effect: 'Deny', Principal: '*', Action: 's3:*', Resource: ['arn:aws:s3:::app-data', 'arn:aws:s3:::app-data/*'], Condition: { StringEquals: { 's3:signatureversion': 'AWS' } } }] }) });
-    const finding = await enforceBucket(request, testGuard(config({ guardrails: { ...DEFAULTS, PUBLIC_ACCESS_BLOCK: 'off' } })));
+    const finding = findingOf(await enforceBucket(request, testGuard(config({ guardrails: { ...DEFAULTS, PUBLIC_ACCESS_BLOCK: 'off' } }))));
     expect(s3.commandCalls(DeleteBucketPolicyCommand)).toHaveLength(1);
     expect(state.policy()).toBeUndefined();
     expect(finding).toMatchObject({ action: 'REMEDIATED', policyAfter: null });
@@ -114,7 +139,7 @@ describe('enforceBucket with guardrails', () => {
 
   it('puts a bucket tagged SSE_C in SSE_C mode: SSE-C unblocked and the SSE-C statement added, reading the policy only then', async () => {
     const state = bucket({ tags: { 'encryption-guard:mode': 'SSE_C' }, encryption: { algorithm: 'AES256', blockedEncryptionTypes: ['SSE-C'] } });
-    const finding = await enforceBucket(request, testGuard(config()));
+    const finding = findingOf(await enforceBucket(request, testGuard(config())));
     expect(finding).toMatchObject({ mode: 'SSE_C', modeSource: 'tag', verdict: 'NONCOMPLIANT', action: 'REMEDIATED' });
     expect(finding.violations.map((v) => v.code)).toEqual(['SSE_C_BLOCKED', 'SSE_C_NOT_REQUIRED']);
     expect(s3.commandCalls(PutBucketEncryptionCommand)[0].args[0].input.ServerSideEncryptionConfiguration?.Rules?.[0].BlockedEncryptionTypes).toEqual({ EncryptionType: ['NONE'] });
@@ -131,7 +156,7 @@ describe('enforceBucket with guardrails', () => {
     s3.reset();
     const onDsse = bucket({ encryption: { algorithm: 'aws:kms:dsse', kmsKeyId: KEYS.otherOurs } }); // stronger, our own key: complies
     mockKey();
-    const finding = await enforceBucket(request, testGuard(cmk));
+    const finding = findingOf(await enforceBucket(request, testGuard(cmk)));
     expect(finding.plan).toBeUndefined();
     expect(JSON.parse(onDsse.policy()!).Statement.map((s: { Sid: string }) => s.Sid)).toEqual(['EncryptionGuardDenyWeakerEncryption']);
   });
@@ -144,7 +169,7 @@ describe('enforceBucket with guardrails', () => {
 
   it('writes nothing at all to a bucket it cannot judge (ERROR), guardrails included', async () => {
     bucket({ policy: POLICY, encryption: { algorithm: 'aws:fsx' } });
-    const finding = await enforceBucket(request, testGuard(config({ guardrails: { ...DEFAULTS, REQUIRE_TLS: 'enforce', PUBLIC_ACCESS_BLOCK: 'enforce' } })));
+    const finding = findingOf(await enforceBucket(request, testGuard(config({ guardrails: { ...DEFAULTS, REQUIRE_TLS: 'enforce', PUBLIC_ACCESS_BLOCK: 'enforce' } }))));
     expect(finding).toMatchObject({ verdict: 'ERROR', action: 'SKIPPED' });
     expect(operations().filter((op) => op.startsWith('Put') || op.startsWith('Delete'))).toEqual([]);
   });
@@ -154,7 +179,7 @@ describe('enforceBucket when a guardrail read is denied', () => {
   it('still enforces encryption, and says the denied Block Public Access was not checked', async () => {
     bucket({ encryption: { algorithm: 'AES256' } });
     s3.on(GetPublicAccessBlockCommand).rejects(s3Error('AccessDenied', 403));
-    const finding = await enforceBucket(request, testGuard(config({ mode: 'SSE_KMS_AWS_MANAGED', guardrails: { ...DEFAULTS, REQUIRE_TLS: 'off', DENY_WEAKER_UPLOADS: 'off' } })));
+    const finding = findingOf(await enforceBucket(request, testGuard(config({ mode: 'SSE_KMS_AWS_MANAGED', guardrails: { ...DEFAULTS, REQUIRE_TLS: 'off', DENY_WEAKER_UPLOADS: 'off' } }))));
     expect(finding).toMatchObject({ action: 'REMEDIATED', after: expect.objectContaining({ algorithm: 'aws:kms' }) });
     expect(finding.violations).toContainEqual(expect.objectContaining({ code: 'PUBLIC_ACCESS_BLOCK_UNREADABLE', severity: 'warning' }));
   });
@@ -162,7 +187,7 @@ describe('enforceBucket when a guardrail read is denied', () => {
   it('does not call a bucket compliant whose policy it may not read while a policy guardrail is enforced', async () => {
     bucket({ tags: { 'encryption-guard:mode': 'SSE_C' } });
     s3.on(GetBucketPolicyCommand).rejects(s3Error('AccessDenied', 403));
-    const finding = await enforceBucket(request, testGuard(config({ guardrails: { ...DEFAULTS, REQUIRE_TLS: 'enforce', PUBLIC_ACCESS_BLOCK: 'off' } })));
+    const finding = findingOf(await enforceBucket(request, testGuard(config({ guardrails: { ...DEFAULTS, REQUIRE_TLS: 'enforce', PUBLIC_ACCESS_BLOCK: 'off' } }))));
     expect(finding.verdict).toBe('NONCOMPLIANT');
     expect(finding.violations).toContainEqual(expect.objectContaining({ code: 'POLICY_UNREADABLE', severity: 'violation' }));
     expect(s3.commandCalls(PutBucketPolicyCommand)).toHaveLength(0);

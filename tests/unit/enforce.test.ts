@@ -4,7 +4,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { type EncryptionRule, toS3 } from '../../lib/encryption';
-import { enforceBucket, type EnforceRequest } from '../../lib/enforce';
+import { enforceBucket, findingOf, type EnforceRequest } from '../../lib/enforce';
 import { testGuard, s3Error } from './aws-mocks';
 import { ACCOUNT, config, configFor, KEYS, REGION } from './fixtures';
 
@@ -46,7 +46,7 @@ beforeEach(() => {
 describe('enforceBucket', () => {
   it('reads a compliant bucket with two parallel calls and writes nothing', async () => {
     bucketWith(encryption('AES256'));
-    const finding = await enforceBucket(request, testGuard(config()));
+    const finding = findingOf(await enforceBucket(request, testGuard(config())));
     expect(finding).toMatchObject({ schemaVersion: 1, bucket: 'app-data', account: ACCOUNT, region: REGION, mode: 'SSE_S3', modeSource: 'account', verdict: 'COMPLIANT', action: 'NONE', violations: [], before: { algorithm: 'AES256' } });
     expect(s3.calls().map((call) => call.args[0].constructor.name)).toEqual(['GetBucketEncryptionCommand', 'GetBucketTaggingCommand']);
     for (const call of s3.calls()) expect(call.args[0].input).toMatchObject({ Bucket: 'app-data', ExpectedBucketOwner: ACCOUNT });
@@ -54,33 +54,35 @@ describe('enforceBucket', () => {
 
   it('gives a bucket without an explicit rule the mode\'s rule, as the account\'s own bucket only, and verifies it', async () => {
     bucketWith('none');
-    const finding = await enforceBucket(request, testGuard(config()));
+    const finding = findingOf(await enforceBucket(request, testGuard(config())));
     expect(s3.commandCalls(PutBucketEncryptionCommand)[0].args[0].input).toEqual({
       Bucket: 'app-data', ExpectedBucketOwner: ACCOUNT,
       ServerSideEncryptionConfiguration: { Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
     });
     expect(finding).toMatchObject({ verdict: 'NONCOMPLIANT', action: 'REMEDIATED', before: null, plan: { algorithm: 'AES256' }, after: { algorithm: 'AES256' } });
     expect(finding.violations.map((v) => v.code)).toEqual(['NO_DEFAULT_ENCRYPTION']);
-    expect(s3.commandCalls(GetBucketEncryptionCommand)).toHaveLength(2);
+    // Read, re-read just before the write (is it still what was judged?), write, read back.
+    expect(s3.calls().map((call) => call.args[0].constructor.name).filter((name) => name !== 'GetBucketTaggingCommand'))
+      .toEqual(['GetBucketEncryptionCommand', 'GetBucketEncryptionCommand', 'PutBucketEncryptionCommand', 'GetBucketEncryptionCommand']);
   });
 
   it('in dry run logs what it would write and writes nothing', async () => {
     bucketWith(encryption('AES256'));
-    const finding = await enforceBucket(request, testGuard(config({ mode: 'SSE_KMS_AWS_MANAGED', dryRun: true })));
+    const finding = findingOf(await enforceBucket(request, testGuard(config({ mode: 'SSE_KMS_AWS_MANAGED', dryRun: true }))));
     expect(finding).toMatchObject({ verdict: 'NONCOMPLIANT', action: 'WOULD_REMEDIATE', plan: { algorithm: 'aws:kms', bucketKeyEnabled: true } });
     expect(s3.commandCalls(PutBucketEncryptionCommand)).toHaveLength(0);
   });
 
   it('leaves an exempt bucket untouched and says why', async () => {
     bucketWith('none', { 'encryption-guard:exempt': 'true' });
-    const finding = await enforceBucket(request, testGuard(config()));
+    const finding = findingOf(await enforceBucket(request, testGuard(config())));
     expect(finding).toMatchObject({ verdict: 'EXEMPT', action: 'NONE', exemptReason: 'tag encryption-guard:exempt=true' });
     expect(s3.commandCalls(PutBucketEncryptionCommand)).toHaveLength(0);
   });
 
   it('follows the mode tag over the account mode', async () => {
     bucketWith(encryption('AES256'), { 'encryption-guard:mode': 'SSE_KMS_AWS_MANAGED' });
-    const finding = await enforceBucket(request, testGuard(config()));
+    const finding = findingOf(await enforceBucket(request, testGuard(config())));
     expect(finding).toMatchObject({ mode: 'SSE_KMS_AWS_MANAGED', modeSource: 'tag', action: 'REMEDIATED', after: { algorithm: 'aws:kms', bucketKeyEnabled: true } });
   });
 
@@ -88,7 +90,7 @@ describe('enforceBucket', () => {
     bucketWith(encryption('AES256'));
     kms.on(DescribeKeyCommand).resolves(keyMetadata(KEYS.listed));
     kms.on(GetKeyRotationStatusCommand).resolves({ KeyRotationEnabled: true });
-    const finding = await enforceBucket(request, testGuard(configFor('SSE_KMS_CUSTOMER_MANAGED')));
+    const finding = findingOf(await enforceBucket(request, testGuard(configFor('SSE_KMS_CUSTOMER_MANAGED'))));
     expect(finding).toMatchObject({ verdict: 'NONCOMPLIANT', action: 'REMEDIATED', after: { algorithm: 'aws:kms', kmsKeyId: KEYS.listed, bucketKeyEnabled: true } });
     expect(kms.commandCalls(DescribeKeyCommand)[0].args[0].input).toEqual({ KeyId: KEYS.listed });
   });
@@ -98,7 +100,7 @@ describe('enforceBucket', () => {
     kms.on(DescribeKeyCommand).resolves(keyMetadata(KEYS.listed));
     kms.on(GetKeyRotationStatusCommand).resolves({ KeyRotationEnabled: true });
     const deps = testGuard(configFor('SSE_KMS_CUSTOMER_MANAGED'));
-    const findings = await Promise.all(['a-bucket', 'b-bucket', 'c-bucket'].map((bucket) => enforceBucket({ ...request, bucket }, deps)));
+    const findings = (await Promise.all(['a-bucket', 'b-bucket', 'c-bucket'].map((bucket) => enforceBucket({ ...request, bucket }, deps)))).map(findingOf);
     expect(findings.map((f) => f.verdict)).toEqual(['COMPLIANT', 'COMPLIANT', 'COMPLIANT']);
     expect(kms.commandCalls(DescribeKeyCommand)).toHaveLength(1);
     expect(kms.commandCalls(GetKeyRotationStatusCommand)).toHaveLength(1);
@@ -107,7 +109,7 @@ describe('enforceBucket', () => {
   it('never writes a configured key that is pending deletion', async () => {
     bucketWith(encryption('AES256'));
     kms.on(DescribeKeyCommand).resolves(keyMetadata(KEYS.listed, { KeyState: 'PendingDeletion' }));
-    const finding = await enforceBucket(request, testGuard(configFor('SSE_KMS_CUSTOMER_MANAGED')));
+    const finding = findingOf(await enforceBucket(request, testGuard(configFor('SSE_KMS_CUSTOMER_MANAGED'))));
     expect(finding).toMatchObject({ verdict: 'ERROR', action: 'SKIPPED' });
     expect(finding.violations.map((v) => v.code)).toContain('CONFIGURED_KEY_UNUSABLE');
     expect(s3.commandCalls(PutBucketEncryptionCommand)).toHaveLength(0);
@@ -116,14 +118,14 @@ describe('enforceBucket', () => {
   it('treats a key KMS cannot find as unusable, never rewriting the bucket', async () => {
     bucketWith(encryption('aws:kms', { kmsKeyId: KEYS.otherOurs }));
     kms.on(DescribeKeyCommand).rejects(s3Error('NotFoundException', 400));
-    const finding = await enforceBucket(request, testGuard(config()));
+    const finding = findingOf(await enforceBucket(request, testGuard(config())));
     expect(finding).toMatchObject({ verdict: 'ERROR', action: 'SKIPPED', violations: [expect.objectContaining({ code: 'FOREIGN_OR_UNUSABLE_KEY' })] });
     expect(s3.commandCalls(PutBucketEncryptionCommand)).toHaveLength(0);
   });
 
   it('rejects a foreign key on sight, without asking KMS', async () => {
     bucketWith(encryption('aws:kms', { kmsKeyId: KEYS.foreign }));
-    const finding = await enforceBucket(request, testGuard(config()));
+    const finding = findingOf(await enforceBucket(request, testGuard(config())));
     expect(finding.violations[0]).toMatchObject({ code: 'FOREIGN_OR_UNUSABLE_KEY', detail: expect.stringMatching(/999988887777/) });
     expect(kms.calls()).toHaveLength(0);
   });
@@ -139,37 +141,35 @@ describe('enforceBucket', () => {
   it('reads the bucket policy in parallel in a KMS mode and warns when KMS may break its writers', async () => {
     bucketWith(encryption('aws:kms', { bucketKeyEnabled: true }));
     s3.on(GetBucketPolicyCommand).resolves({ Policy: JSON.stringify({ Statement: [{ Effect: 'Allow', Principal: { Service: 'logging.s3.amazonaws.com' }, Action: 's3:PutObject', Resource: '*' }] }) });
-    const finding = await enforceBucket(request, testGuard(config({ mode: 'SSE_KMS_AWS_MANAGED' })));
+    const finding = findingOf(await enforceBucket(request, testGuard(config({ mode: 'SSE_KMS_AWS_MANAGED' }))));
     expect(finding.verdict).toBe('COMPLIANT');
     expect(finding.violations).toEqual([expect.objectContaining({ code: 'KMS_MAY_BREAK_WRITERS', severity: 'warning' })]);
     expect(s3.calls()).toHaveLength(3);
   });
 
-  it('reports a bucket deleted before it was handled, without an error', async () => {
+  it('a bucket that does not exist (never created, or deleted before it was handled) is no finding, and not exempt', async () => {
     s3.on(GetBucketEncryptionCommand).rejects(s3Error('NoSuchBucket', 404));
     s3.on(GetBucketTaggingCommand).rejects(s3Error('NoSuchBucket', 404));
-    const finding = await enforceBucket(request, testGuard(config()));
-    expect(finding).toMatchObject({ verdict: 'EXEMPT', action: 'SKIPPED', violations: [expect.objectContaining({ code: 'BUCKET_NOT_FOUND', severity: 'warning' })] });
+    await expect(enforceBucket(request, testGuard(config()))).resolves.toEqual({ kind: 'gone', bucket: 'app-data', detail: expect.stringMatching(/does not exist \(deleted or never created before/) });
   });
 
-  it('reports a bucket deleted between read and write, without an error', async () => {
+  it('a bucket deleted between read and write is gone, without an error', async () => {
     bucketWith('none');
     s3.on(PutBucketEncryptionCommand).rejects(s3Error('NoSuchBucket', 404));
-    const finding = await enforceBucket(request, testGuard(config()));
-    expect(finding).toMatchObject({ verdict: 'EXEMPT', action: 'SKIPPED' });
+    await expect(enforceBucket(request, testGuard(config()))).resolves.toMatchObject({ kind: 'gone', detail: expect.stringMatching(/deleted while/) });
   });
 
   it('turns AccessDenied on read into ERROR/FAILED, not a retry', async () => {
     s3.on(GetBucketEncryptionCommand).rejects(s3Error('AccessDenied', 403));
     s3.on(GetBucketTaggingCommand).resolves({ TagSet: [] });
-    const finding = await enforceBucket(request, testGuard(config()));
+    const finding = findingOf(await enforceBucket(request, testGuard(config())));
     expect(finding).toMatchObject({ verdict: 'ERROR', action: 'FAILED', violations: [expect.objectContaining({ code: 'ACCESS_DENIED' })] });
   });
 
   it('turns AccessDenied on write into FAILED with the reason', async () => {
     bucketWith('none');
     s3.on(PutBucketEncryptionCommand).rejects(s3Error('AccessDenied', 403));
-    const finding = await enforceBucket(request, testGuard(config()));
+    const finding = findingOf(await enforceBucket(request, testGuard(config())));
     expect(finding).toMatchObject({ verdict: 'NONCOMPLIANT', action: 'FAILED' });
     expect(finding.violations.at(-1)).toMatchObject({ code: 'ACCESS_DENIED', detail: expect.stringMatching(/PutBucketEncryption failed/) });
   });
@@ -180,12 +180,31 @@ describe('enforceBucket', () => {
     await expect(enforceBucket(request, testGuard(config()))).rejects.toMatchObject({ name: 'SlowDown' });
   });
 
-  it('reports FAILED when the rule read back is not the rule written', async () => {
+  it('a write S3 accepted but reads do not show yet is re-read with backoff, then VERIFY_PENDING (a warning) and a later look', async () => {
     bucketWith('none');
-    s3.on(PutBucketEncryptionCommand).resolves({}); // another writer wins: reads still say "none"
-    const finding = await enforceBucket(request, testGuard(config()));
-    expect(finding).toMatchObject({ action: 'FAILED', after: null });
-    expect(finding.violations.at(-1)?.code).toBe('VERIFY_MISMATCH');
+    s3.on(PutBucketEncryptionCommand).resolves({}); // propagation: reads still say "none"
+    const waits: number[] = [];
+    const outcome = await enforceBucket(request, { ...testGuard(config()), sleep: async (ms) => { waits.push(ms); } });
+    expect(waits).toEqual([250, 500, 1000, 2000]);
+    expect(outcome).toMatchObject({ kind: 'finding', retryLater: expect.stringMatching(/encryption written is not visible yet/) });
+    const finding = findingOf(outcome);
+    expect(finding).toMatchObject({ verdict: 'NONCOMPLIANT', action: 'REMEDIATED', after: null });
+    expect(finding.violations.at(-1)).toMatchObject({ code: 'VERIFY_PENDING', severity: 'warning' });
+  });
+
+  it('a read-back that is old at first and right after a pause is simply REMEDIATED', async () => {
+    bucketWith('none');
+    let reads = 0;
+    let written: object | undefined;
+    s3.on(GetBucketEncryptionCommand).callsFake(async () => {
+      reads += 1;
+      if (!written || reads === 3) throw s3Error('ServerSideEncryptionConfigurationNotFoundError', 404); // the first read-back is stale
+      return { ServerSideEncryptionConfiguration: written };
+    });
+    s3.on(PutBucketEncryptionCommand).callsFake(async (input) => { written = input.ServerSideEncryptionConfiguration; return {}; });
+    const outcome = await enforceBucket(request, { ...testGuard(config()), sleep: async () => undefined });
+    expect(outcome).toEqual({ kind: 'finding', finding: expect.objectContaining({ action: 'REMEDIATED', after: { algorithm: 'AES256' } }) });
+    expect(findingOf(outcome).violations.map((v) => v.code)).toEqual(['NO_DEFAULT_ENCRYPTION']);
   });
 
   it('acts in the bucket\'s actual region when S3 redirects', async () => {
@@ -197,7 +216,7 @@ describe('enforceBucket', () => {
       return encryption('AES256');
     });
     s3.on(GetBucketTaggingCommand).resolves({ TagSet: [] });
-    const finding = await enforceBucket(request, testGuard(config()));
+    const finding = findingOf(await enforceBucket(request, testGuard(config())));
     expect(regions).toEqual(['us-east-1', 'eu-west-1']);
     expect(finding).toMatchObject({ region: 'eu-west-1', verdict: 'COMPLIANT' });
   });

@@ -1,3 +1,4 @@
+import { loadConfig } from '../../lib/config';
 import type { BucketEncryption } from '../../lib/encryption';
 import { evaluate, type EvaluationInput, keysToDescribe, type Verdict } from '../../lib/evaluate';
 import type { AccountMode, EncryptionMode } from '../../lib/modes';
@@ -163,6 +164,19 @@ describe('evaluate: requirements other than a mode', () => {
     }));
     expect(result.violations).toEqual([expect.objectContaining({ code: 'SSE_C_BLOCKED', detail: expect.stringMatching(/mode SSE_C requires/) })]);
     expect(result.plan).toEqual({ algorithm: 'AES256', blockedEncryptionTypes: ['NONE'] });
+  });
+});
+
+describe('evaluate: the S3 Bucket Key under a DSSE account mode', () => {
+  const dsse = loadConfig({ ENCRYPTION_MODE: 'DSSE_KMS', KMS_KEY_ARN: KEYS.listed, AWS_REGION: REGION });
+
+  it('a bucket tagged with an SSE-KMS mode still gets its bucket key', () => {
+    const tagged = evaluate({ ...input('DSSE_KMS', undefined, { config: dsse }), requirement: required('SSE_KMS_CUSTOMER_MANAGED', 'tag') });
+    expect(tagged.plan).toEqual({ algorithm: 'aws:kms', kmsKeyId: KEYS.listed, bucketKeyEnabled: true });
+  });
+
+  it('a DSSE rule never gets one (S3 Bucket Keys do not support DSSE-KMS)', () => {
+    expect(evaluate(input('DSSE_KMS', undefined, { config: dsse })).plan).toEqual({ algorithm: 'aws:kms:dsse', kmsKeyId: KEYS.listed });
   });
 });
 

@@ -8,7 +8,8 @@
  *   that attempt; every other record of the batch is handled as usual;
  * - permanent (AccessDenied, a bucket of another account, an invalid request): one finding, ERROR or
  *   FAILED, counted in `RemediationsFailed`; never retried;
- * - the bucket deleted under the guard: EXEMPT/SKIPPED with BUCKET_NOT_FOUND; never retried.
+ * - the bucket deleted under the guard (or never created): no finding and no metric, one "bucket not
+ *   found" line; never retried.
  * (DynamoDB unavailable — the flap-protection ledger — is not covered here yet.)
  *
  * SDK retries: in production each call gets 5 adaptive attempts before an error reaches the guard. Here
@@ -30,11 +31,11 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { createBucketEventHandler } from '../../handlers/bucket-event';
 import { createSweepHandler } from '../../handlers/sweep';
 import { createClients } from '../../lib/aws-clients';
-import { enforceBucket, type EnforceRequest } from '../../lib/enforce';
+import { enforceBucket, findingOf, type EnforceRequest } from '../../lib/enforce';
 import type { Finding } from '../../lib/finding';
 import type { Guard } from '../../lib/guard';
 import { createKeyLookup } from '../../lib/key-lookup';
-import { createTelemetrySink, type FindingSink, logger, metrics, metricsFor } from '../../lib/telemetry';
+import { createTelemetrySink, type FindingSink, logger, metrics, metricsFor, type NotEvaluated } from '../../lib/telemetry';
 import { s3Error, testGuard } from './aws-mocks';
 import { ACCOUNT, config, configFor, KEYS, REGION } from './fixtures';
 
@@ -151,15 +152,17 @@ const recorder = () => {
   const findings: Finding[] = [];
   const ignored: string[] = [];
   const retrying: { bucket: string; error: unknown }[] = [];
+  const notEvaluated: NotEvaluated[] = [];
   let flushes = 0;
   const sink: FindingSink = {
     finding: (finding) => { findings.push(finding); },
     ignored: (reason) => { ignored.push(reason); },
+    notEvaluated: (what) => { notEvaluated.push(what); },
     retrying: (bucket, error) => { retrying.push({ bucket, error }); },
     flush: async () => { flushes += 1; },
   };
   const of = (bucket: string): Finding[] => findings.filter((finding) => finding.bucket === bucket);
-  return { sink, findings, ignored, retrying, of, flushes: () => flushes };
+  return { sink, findings, ignored, retrying, notEvaluated, of, flushes: () => flushes };
 };
 
 const request = (bucket: string): EnforceRequest => ({ bucket, region: REGION, accountId: ACCOUNT, trigger: { type: 'event', eventName: 'CreateBucket', eventId: `evt-${bucket}` } });
@@ -250,12 +253,13 @@ describe('transient KMS failures are not remembered', () => {
     unencrypted('victim-bucket');
     fault('DescribeKey', KEYS.listed, awsError('ThrottlingException', 400));
     const first = recorder();
-    await expect(createBucketEventHandler(guard, first.sink)(batchOf('victim-bucket'), context)).rejects.toMatchObject({ name: 'FullBatchFailureError' });
+    await expect(createBucketEventHandler(guard, first.sink)(batchOf('victim-bucket'), context)).resolves.toEqual({ batchItemFailures: [{ itemIdentifier: 'm1' }] });
     heal();
     const second = recorder();
     await expect(createBucketEventHandler(guard, second.sink)(batchOf('victim-bucket'), context)).resolves.toEqual({ batchItemFailures: [] });
     expect(second.of('victim-bucket')).toEqual([expect.objectContaining({ verdict: 'NONCOMPLIANT', action: 'REMEDIATED', after: expect.objectContaining({ kmsKeyId: KEYS.listed }) })]);
-    expect(kms.commandCalls(DescribeKeyCommand)).toHaveLength(2);
+    // The throttled answer, the next delivery's lookup (nothing cached), and the fresh check before writing.
+    expect(kms.commandCalls(DescribeKeyCommand)).toHaveLength(3);
   });
 });
 
@@ -278,9 +282,6 @@ const PERMANENT: PermanentCase[] = [
   { what: 'a bucket of another account (ExpectedBucketOwner mismatch: 403)', site: 'GetBucketEncryption', error: () => awsError('AccessDenied', 403), expected: { verdict: 'ERROR', action: 'FAILED' }, code: 'ACCESS_DENIED', detail: /another account/, failed: true },
   { what: 'AccessDenied (403) on PutBucketEncryption', site: 'PutBucketEncryption', error: () => awsError('AccessDenied', 403), expected: { verdict: 'NONCOMPLIANT', action: 'FAILED' }, code: 'ACCESS_DENIED', detail: /PutBucketEncryption failed: AccessDenied/, failed: true },
   { what: 'a request S3 refuses (400 InvalidRequest) on PutBucketEncryption', site: 'PutBucketEncryption', error: () => awsError('InvalidRequest', 400), expected: { verdict: 'NONCOMPLIANT', action: 'FAILED' }, code: 'WRITE_FAILED', detail: /PutBucketEncryption failed: InvalidRequest/, failed: true },
-  { what: 'NoSuchBucket on GetBucketEncryption (deleted before the guard looked)', site: 'GetBucketEncryption', error: () => awsError('NoSuchBucket', 404), expected: { verdict: 'EXEMPT', action: 'SKIPPED' }, code: 'BUCKET_NOT_FOUND', failed: false },
-  { what: 'NoSuchBucket on PutBucketEncryption (deleted between read and write)', site: 'PutBucketEncryption', error: () => awsError('NoSuchBucket', 404), expected: { verdict: 'EXEMPT', action: 'SKIPPED' }, code: 'BUCKET_NOT_FOUND', detail: /deleted while/, failed: false },
-  { what: 'NoSuchBucket on the read-back (deleted right after the write)', site: 'read-back', error: () => awsError('NoSuchBucket', 404), expected: { verdict: 'EXEMPT', action: 'SKIPPED' }, code: 'BUCKET_NOT_FOUND', failed: false },
   { what: 'KMS AccessDeniedException on DescribeKey of the configured key', site: 'DescribeKey', error: () => awsError('AccessDeniedException', 400), expected: { verdict: 'ERROR', action: 'SKIPPED' }, code: 'CONFIGURED_KEY_UNUSABLE', detail: /access denied/, failed: true, kms: true },
   { what: 'KMS NotFoundException on DescribeKey of the configured key', site: 'DescribeKey', error: () => awsError('NotFoundException', 400), expected: { verdict: 'ERROR', action: 'SKIPPED' }, code: 'CONFIGURED_KEY_UNUSABLE', detail: /does not exist/, failed: true, kms: true },
 ];
@@ -295,7 +296,7 @@ describe.each(PERMANENT)('permanent: $what', ({ site, error: makeError, expected
   };
 
   it(`enforceBucket returns one ${expected.verdict}/${expected.action} finding naming ${code}`, async () => {
-    const finding = await enforceBucket(request(VICTIM), arrange());
+    const finding = findingOf(await enforceBucket(request(VICTIM), arrange()));
     expect(finding).toMatchObject({ bucket: VICTIM, account: ACCOUNT, ...expected });
     expect(codes(finding)).toContain(code);
     if (detail) expect(finding.violations.find((v) => v.code === code)?.detail).toMatch(detail);
@@ -319,42 +320,63 @@ describe.each(PERMANENT)('permanent: $what', ({ site, error: makeError, expected
   });
 });
 
+const GONE: { what: string; site: Site; detail: RegExp }[] = [
+  { what: 'NoSuchBucket on GetBucketEncryption (deleted before the guard looked, or never created)', site: 'GetBucketEncryption', detail: /deleted or never created before/ },
+  { what: 'NoSuchBucket on PutBucketEncryption (deleted between read and write)', site: 'PutBucketEncryption', detail: /deleted while/ },
+  { what: 'NoSuchBucket on the read-back (deleted right after the write)', site: 'read-back', detail: /deleted while/ },
+];
+
+describe.each(GONE)('a bucket that does not exist: $what', ({ site, detail }) => {
+  const VICTIM = 'victim-bucket';
+  const arrange = (): Guard => {
+    unencrypted(VICTIM);
+    fault(site, VICTIM, awsError('NoSuchBucket', 404));
+    return testGuard(config());
+  };
+
+  it('enforceBucket says it is gone: no finding, not EXEMPT', async () => {
+    await expect(enforceBucket(request(VICTIM), arrange())).resolves.toEqual({ kind: 'gone', bucket: VICTIM, detail: expect.stringMatching(detail) });
+  });
+
+  it('the handler logs one "bucket not found" line, counts no metric, and does not retry the record', async () => {
+    const guard = arrange();
+    const { sink, of, retrying, notEvaluated } = recorder();
+    await expect(createBucketEventHandler(guard, sink)(batchOf('a-bucket', VICTIM, 'c-bucket'), context)).resolves.toEqual({ batchItemFailures: [] });
+    expect(of(VICTIM)).toEqual([]);
+    expect(notEvaluated).toEqual([expect.objectContaining({ kind: 'gone', bucket: VICTIM, trigger: expect.objectContaining({ type: 'event' }) })]);
+    expect(of('a-bucket')).toHaveLength(1);
+    expect(retrying).toEqual([]);
+  });
+});
+
 describe('the configured key disabled between one evaluation and the next', () => {
-  it('is written while the key check said Enabled, served from the cache for at most the TTL, then refused — and the bucket already on it is reported, not rewritten', async () => {
-    const TTL = 60_000;
-    let clock = 0;
+  it('a warm cache never decides a write: the key is described fresh before it is written, and refused at once once disabled', async () => {
+    const TTL = 5 * 60_000;
+    const clock = 0;
     const base = testGuard(configFor('SSE_KMS_CUSTOMER_MANAGED'));
     const guard: Guard = { ...base, describeKey: createKeyLookup(createClients({ AWS_MAX_ATTEMPTS: '1' }).kms, TTL, () => clock) };
     const { sink, of, retrying } = recorder();
     const run = createBucketEventHandler(guard, sink);
 
-    // 1. t=0: the key checks out; someone disables it right after the check, while the guard writes
-    //    (S3 does not validate KMSMasterKeyID, so the write succeeds). The guard cannot know.
+    // 1. The key checks out (cached for the evaluation, fresh right before the write); someone disables it
+    //    during the write itself (S3 does not validate KMSMasterKeyID): the one round trip no check closes.
     world.onWrite = (bucket) => { if (bucket === 'bucket-1') world.keyState = 'Disabled'; };
     await expect(run(batchOf('bucket-1'), context)).resolves.toEqual({ batchItemFailures: [] });
     expect(of('bucket-1')).toEqual([expect.objectContaining({ verdict: 'NONCOMPLIANT', action: 'REMEDIATED', after: expect.objectContaining({ algorithm: 'aws:kms', kmsKeyId: KEYS.listed }) })]);
-    expect(kms.commandCalls(DescribeKeyCommand)).toHaveLength(1);
+    expect(kms.commandCalls(DescribeKeyCommand)).toHaveLength(2); // the evaluation's, and the fresh one before writing
 
-    // 2. Within the TTL the cached "Enabled" still stands: the staleness window is bounded by the TTL.
-    clock = TTL - 1;
-    await run(batchOf('bucket-2'), context);
-    expect(of('bucket-2')).toEqual([expect.objectContaining({ action: 'REMEDIATED' })]);
-    expect(kms.commandCalls(DescribeKeyCommand)).toHaveLength(1);
-
-    // 3. After the TTL the key is described again: a new bucket is not pointed at a disabled key, and
-    //    bucket-1 (already on it) is reported as on an unusable key, never rewritten.
-    clock = TTL + 1;
+    // 2. Same warm container, well within the TTL: the next bucket is not pointed at the disabled key.
     const writesBefore = s3.commandCalls(PutBucketEncryptionCommand).length;
-    const event: SQSEvent = { Records: [sqsRecord('m1', JSON.stringify(cloudTrailEvent('bucket-3'))), sqsRecord('m2', JSON.stringify(cloudTrailEvent('bucket-1', 'PutBucketTagging')))] };
-    await expect(run(event, context)).resolves.toEqual({ batchItemFailures: [] });
-    expect(kms.commandCalls(DescribeKeyCommand)).toHaveLength(2);
+    await expect(run(batchOf('bucket-2'), context)).resolves.toEqual({ batchItemFailures: [] });
     expect(s3.commandCalls(PutBucketEncryptionCommand)).toHaveLength(writesBefore);
-
-    const [refused] = of('bucket-3');
+    const [refused] = of('bucket-2');
     expect(refused).toMatchObject({ verdict: 'ERROR', action: 'SKIPPED' });
     expect(refused.violations).toEqual(expect.arrayContaining([expect.objectContaining({ code: 'CONFIGURED_KEY_UNUSABLE', detail: expect.stringMatching(/Disabled/) })]));
     expect(metricsFor(refused)).toContain('RemediationsFailed');
 
+    // 3. The fresh answer replaced the cached one: bucket-1, already on the key, is reported, never rewritten.
+    await expect(run({ Records: [sqsRecord('m2', JSON.stringify(cloudTrailEvent('bucket-1', 'PutBucketTagging')))] }, context)).resolves.toEqual({ batchItemFailures: [] });
+    expect(s3.commandCalls(PutBucketEncryptionCommand)).toHaveLength(writesBefore);
     const onDisabledKey = of('bucket-1')[1];
     expect(onDisabledKey).toMatchObject({ verdict: 'ERROR', action: 'SKIPPED', before: expect.objectContaining({ kmsKeyId: KEYS.listed }) });
     expect(codes(onDisabledKey)).toContain('FOREIGN_OR_UNUSABLE_KEY');
@@ -364,12 +386,12 @@ describe('the configured key disabled between one evaluation and the next', () =
 });
 
 describe('batches', () => {
-  it('a whole batch failing transiently makes the handler throw (FullBatchFailureError), so Lambda retries the batch as it is', async () => {
+  it('a whole batch failing transiently reports every record in batchItemFailures: the function itself did not fail', async () => {
     for (const bucket of ['a-bucket', 'b-bucket', 'c-bucket']) fault('GetBucketEncryption', bucket, awsError('SlowDown', 503));
     const { sink, findings, retrying, flushes } = recorder();
     const event = batchOf('a-bucket', 'b-bucket', 'c-bucket');
     const sent = structuredClone(event);
-    await expect(createBucketEventHandler(testGuard(config()), sink)(event, context)).rejects.toMatchObject({ name: 'FullBatchFailureError' });
+    await expect(createBucketEventHandler(testGuard(config()), sink)(event, context)).resolves.toEqual({ batchItemFailures: [{ itemIdentifier: 'm1' }, { itemIdentifier: 'm2' }, { itemIdentifier: 'm3' }] });
     expect(event).toEqual(sent);
     expect(findings).toEqual([]);
     expect(retrying.map((r) => r.bucket).sort()).toEqual(['a-bucket', 'b-bucket', 'c-bucket']);
@@ -454,13 +476,13 @@ describe('the sweep', () => {
     expect(outcome).toMatchObject({
       status: 'completed',
       summary: {
-        pages: 2, buckets: 6, retryLater: 1,
-        verdicts: { COMPLIANT: 2, ERROR: 1, NONCOMPLIANT: 1, EXEMPT: 1 },
-        actions: { NONE: 2, FAILED: 2, SKIPPED: 1 },
+        pages: 2, buckets: 6, retryLater: 1, notFound: 1,
+        verdicts: { COMPLIANT: 2, ERROR: 1, NONCOMPLIANT: 1 },
+        actions: { NONE: 2, FAILED: 2 },
       },
     });
     expect(retrying.map((r) => r.bucket)).toEqual(['slow-bucket']);
-    expect(findings.map((f) => f.bucket).sort()).toEqual(['a-bucket', 'denied-bucket', 'e-bucket', 'gone-bucket', 'refused-bucket']);
+    expect(findings.map((f) => f.bucket).sort()).toEqual(['a-bucket', 'denied-bucket', 'e-bucket', 'refused-bucket']);
     for (const bucket of ['denied-bucket', 'refused-bucket']) expect(metricsFor(findings.find((f) => f.bucket === bucket)!)).toContain('RemediationsFailed');
   });
 });

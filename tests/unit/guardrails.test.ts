@@ -43,6 +43,13 @@ describe('REQUIRE_TLS and REQUIRE_SIGV4', () => {
     }]);
   });
 
+  it('names the bucket in the partition of the guard\'s own ARN, whatever partition that is', () => {
+    for (const partition of ['aws-cn', 'aws-us-gov', 'aws-iso-b', 'aws-eusc']) {
+      const result = evaluateGuardrails(input({ partition, settings: { ...OFF, REQUIRE_TLS: 'enforce' }, policy: null }));
+      expect(result.policyPlan?.document?.Statement[0]).toMatchObject({ Resource: [`arn:${partition}:s3:::app-data`, `arn:${partition}:s3:::app-data/*`] });
+    }
+  });
+
   it('report only warns, and writes nothing', () => {
     const result = evaluateGuardrails(input({ settings: { ...OFF, REQUIRE_TLS: 'report' }, policy: policy(FOREIGN_READ) }));
     expect(codes(result)).toEqual(['TLS_NOT_REQUIRED:warning']);

@@ -60,3 +60,24 @@ describe('key lookup', () => {
     await expect(lookup(KEYS.listed, REGION)).resolves.toMatchObject({ found: true });
   });
 });
+
+describe('a key about to be written (fresh)', () => {
+  it('is described again even while a cached answer is valid, and the fresh answer replaces it', async () => {
+    kms.on(DescribeKeyCommand).resolvesOnce(metadata()).resolves(metadata({ KeyState: 'Disabled' }));
+    kms.on(GetKeyRotationStatusCommand).resolves({ KeyRotationEnabled: true });
+    const lookup = createKeyLookup(() => client, 60_000, () => 0);
+    await expect(lookup(KEYS.listed, REGION)).resolves.toMatchObject({ keyState: 'Enabled' });
+    await expect(lookup(KEYS.listed, REGION, { fresh: true })).resolves.toMatchObject({ keyState: 'Disabled' });
+    await expect(lookup(KEYS.listed, REGION)).resolves.toMatchObject({ keyState: 'Disabled' }); // no stale Enabled left behind
+    expect(kms.commandCalls(DescribeKeyCommand)).toHaveLength(2);
+  });
+
+  it('costs one DescribeKey (no rotation request) and keeps the rotation status already known', async () => {
+    kms.on(DescribeKeyCommand).resolves(metadata());
+    kms.on(GetKeyRotationStatusCommand).resolves({ KeyRotationEnabled: false });
+    const lookup = createKeyLookup(() => client, 60_000, () => 0);
+    await lookup(KEYS.listed, REGION);
+    await expect(lookup(KEYS.listed, REGION, { fresh: true })).resolves.toMatchObject({ keyState: 'Enabled', rotationEnabled: false });
+    expect(kms.commandCalls(GetKeyRotationStatusCommand)).toHaveLength(1);
+  });
+});

@@ -1,4 +1,6 @@
 /** The pure core of re-keying: which buckets, which objects, what it costs, and what is handed over. */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { decide, type ObjectEncryptionState } from '../../lib/reencrypt/classify';
 import { reencryptCoverage, type Target, targetFor } from '../../lib/reencrypt/coverage';
 import { countExamined, countListed, emptyTally, estimateCost, PRICES } from '../../lib/reencrypt/estimate';
@@ -111,6 +113,11 @@ describe('the hand-over from the bucket path', () => {
 
 describe('queue messages', () => {
   const message = firstMessage({ bucket: 'b-1', region: REGION, account: ACCOUNT, trigger: { type: 'sweep', sweepId: 's' } }, 5);
+  it('include the sample event of events/reencrypt/ (a first page, as the queue delivers it)', () => {
+    const sample = JSON.parse(readFileSync(join(__dirname, '..', '..', 'events', 'reencrypt', 'first-page.json'), 'utf8')) as { Records: Array<{ body: string }> };
+    expect(parseMessage(sample.Records[0].body)).toMatchObject({ bucket: 'example-data-lake-raw-2026', pages: 0 });
+  });
+
   it('round-trip through JSON, and anything else is refused', () => {
     expect(parseMessage(JSON.stringify(message))).toEqual(message);
     for (const bad of ['not json', '{}', JSON.stringify({ ...message, bucket: '../etc' }), JSON.stringify({ ...message, accountId: '1' }), JSON.stringify({ ...message, cursor: { token: 1 } })]) {

@@ -3,6 +3,7 @@ import { GetBucketEncryptionCommand, GetBucketTaggingCommand, ListBucketsCommand
 import { mockClient } from 'aws-sdk-client-mock';
 import { createSweepHandler, handler, type SweepRuntime } from '../../handlers/sweep';
 import type { BucketPage } from '../../lib/bucket-state';
+import type { Outcome } from '../../lib/enforce';
 import type { Finding } from '../../lib/finding';
 import { newSweep, runSweep, type SweepDeps, type SweepOutcome, type SweepState } from '../../lib/sweep';
 import type { FindingSink } from '../../lib/telemetry';
@@ -25,6 +26,9 @@ const listing = (...pages: string[][]) => {
   return { list, listed };
 };
 
+/** A finding as enforceBucket returns it. */
+const evaluated = (f: Finding): Outcome => ({ kind: 'finding', finding: f });
+
 const deps = (pages: SweepDeps['pages'], overrides: Partial<SweepDeps> = {}) => {
   const recorded: { finding: Finding; logged: boolean }[] = [];
   const handedOver: SweepState[] = [];
@@ -32,8 +36,9 @@ const deps = (pages: SweepDeps['pages'], overrides: Partial<SweepDeps> = {}) => 
   const sweepDeps: SweepDeps = {
     settings: { pageSize: 2, concurrency: 2, maxHops: 5, logCompliant: false },
     pages,
-    enforce: async (bucket) => finding(bucket.name),
+    enforce: async (bucket) => evaluated(finding(bucket.name)),
     record: (f, logged) => recorded.push({ finding: f, logged }),
+    notEvaluated: () => undefined,
     retrying: () => undefined,
     pageDone: async () => { pageFlushes += 1; },
     handOver: async (next) => { handedOver.push(next); },
@@ -54,7 +59,7 @@ describe('runSweep', () => {
   it('walks every page, evaluates every bucket, and sums the findings', async () => {
     const { list, listed } = listing(['a', 'b'], ['c', 'd'], ['e']);
     const { sweepDeps, recorded } = deps(list, {
-      enforce: async (bucket) => (bucket.name === 'c' ? finding('c', 'NONCOMPLIANT', 'REMEDIATED') : finding(bucket.name)),
+      enforce: async (bucket) => evaluated(bucket.name === 'c' ? finding('c', 'NONCOMPLIANT', 'REMEDIATED') : finding(bucket.name)),
     });
     const summary = summaryOf(await runSweep(newSweep('s', 0), sweepDeps));
     expect(listed).toEqual([undefined, 't1', 't2']);
@@ -67,7 +72,7 @@ describe('runSweep', () => {
     const run = async (logCompliant: boolean) => {
       const { sweepDeps, recorded } = deps(list, {
         settings: { pageSize: 2, concurrency: 2, maxHops: 5, logCompliant },
-        enforce: async (bucket) => (bucket.name === 'a' ? finding('a', 'NONCOMPLIANT', 'REMEDIATED')
+        enforce: async (bucket) => evaluated(bucket.name === 'a' ? finding('a', 'NONCOMPLIANT', 'REMEDIATED')
           : bucket.name === 'c' ? { ...finding('c'), violations: [{ code: 'TLS_NOT_REQUIRED', severity: 'warning', detail: 'report only' }] }
             : finding('b')),
       });
@@ -95,7 +100,7 @@ describe('runSweep', () => {
         peak = Math.max(peak, ++inFlight);
         await new Promise((resolve) => setTimeout(resolve, 1));
         inFlight -= 1;
-        return finding(bucket.name);
+        return evaluated(finding(bucket.name));
       },
     });
     expect(summaryOf(await runSweep(newSweep('s', 0), sweepDeps)).buckets).toBe(40);
@@ -108,7 +113,7 @@ describe('runSweep', () => {
     const { sweepDeps } = deps(list, {
       enforce: async (bucket) => {
         if (bucket.name === 'b') throw s3Error('SlowDown', 503);
-        return finding(bucket.name);
+        return evaluated(finding(bucket.name));
       },
       retrying: (bucket) => failed.push(bucket),
     });
@@ -139,13 +144,13 @@ describe('runSweep', () => {
     let clock = 0;
     const { sweepDeps } = deps(list, {
       now: () => clock,
-      enforce: async (bucket) => { clock += 200_000; return finding(bucket.name); },
+      enforce: async (bucket) => { clock += 200_000; return evaluated(finding(bucket.name)); },
       remainingMs: () => 900_000 - clock,
     });
     // After page 1 (200 s) 700 s remain > 400 s; after page 2, 500 s > 400 s; after page 3 it is done.
     expect(summaryOf(await runSweep(newSweep('s', 0), sweepDeps)).pages).toBe(3);
     clock = 0;
-    const slow = deps(list, { now: () => clock, enforce: async (bucket) => { clock += 300_000; return finding(bucket.name); }, remainingMs: () => 900_000 - clock });
+    const slow = deps(list, { now: () => clock, enforce: async (bucket) => { clock += 300_000; return evaluated(finding(bucket.name)); }, remainingMs: () => 900_000 - clock });
     expect((await runSweep(newSweep('s', 0), slow.sweepDeps)).status).toBe('continued'); // 600 s left < 2 × 300 s
   });
 
@@ -163,7 +168,7 @@ describe('sweepBuckets handler', () => {
   const s3 = mockClient(S3Client);
   const lambda = mockClient(LambdaClient);
   const context = { invokedFunctionArn: `arn:aws:lambda:${REGION}:${ACCOUNT}:function:s3-encryption-guard-dev-sweepBuckets`, getRemainingTimeInMillis: () => 10 * 60_000 };
-  const sink = (): FindingSink & { ignored: jest.Mock } => ({ finding: jest.fn(), ignored: jest.fn(), retrying: jest.fn(), flush: async () => undefined });
+  const sink = (): FindingSink & { ignored: jest.Mock } => ({ finding: jest.fn(), ignored: jest.fn(), notEvaluated: jest.fn(), retrying: jest.fn(), flush: async () => undefined });
   let listInputs: object[] = [];
   const runtime = (): SweepRuntime & { handOver: jest.Mock } => ({ handOver: jest.fn(), log: jest.fn() });
 
