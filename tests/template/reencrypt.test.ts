@@ -4,7 +4,7 @@
  * function and the Batch Operations role may change objects' encryption, read objects, or use the keys.
  * (With the param off nothing of it is deployed: tests/template/template.test.ts.)
  */
-import { asArray, expectLintClean, expectPackaged, packageService, resourcesOfType, single, type StagedService, stageService, targetOf, type Template } from './serverless-cli';
+import { asArray, expectLintClean, expectPackaged, packageService, resourcesOfType, roleStatements, single, type StagedService, stageService, targetOf, type Template } from './serverless-cli';
 
 const CLI_TIMEOUT = 180_000;
 const KEY = 'arn:aws:kms:us-east-1:123456789012:key/1111aaaa-0000-4000-8000-000000000001';
@@ -13,15 +13,7 @@ const BATCH_ROLE = 'BatchOperationsRole';
 /** What re-keying needs and nothing else of the stack may have. */
 const REKEYING_ACTIONS = ['s3:UpdateObjectEncryption', 's3:GetObject', 's3:GetObjectVersion', 'kms:Encrypt', 'kms:Decrypt', 'kms:ReEncryptFrom', 'kms:ReEncryptTo', 'kms:GenerateDataKey', 'iam:PassRole', 's3:CreateJob'];
 
-const statementsOf = (template: Template, roleId: string): any[] => {
-  const role = template.Resources[roleId];
-  const inline = asArray<any>(role.Properties?.Policies).flatMap((policy) => asArray<any>(policy.PolicyDocument?.Statement));
-  const attached = Object.values(template.Resources).filter((resource) => resource.Type === 'AWS::IAM::Policy')
-    .filter((resource) => asArray(resource.Properties?.Roles).some((ref) => targetOf(ref) === roleId))
-    .flatMap((resource) => asArray<any>(resource.Properties?.PolicyDocument?.Statement));
-  return [...inline, ...attached];
-};
-const actionsOf = (template: Template, roleId: string): string[] => statementsOf(template, roleId).flatMap((statement) => asArray<string>(statement.Action));
+const actionsOf = (template: Template, roleId: string): string[] => roleStatements(template, roleId).flatMap((statement) => asArray<string>(statement.Action));
 
 describe('packaged template with reencryptObjects=enforce', () => {
   let service: StagedService;
@@ -75,14 +67,14 @@ describe('packaged template with reencryptObjects=enforce', () => {
 
   it('uses the listed key only through S3, objects of this account only, and passes only the Batch Operations role, only to Batch Operations', () => {
     for (const role of [REENCRYPT_ROLE, BATCH_ROLE]) {
-      for (const statement of statementsOf(template, role)) {
+      for (const statement of roleStatements(template, role)) {
         const actions = asArray<string>(statement.Action);
         if (actions.some((action) => ['kms:Encrypt', 'kms:Decrypt', 'kms:GenerateDataKey'].includes(action))) expect(statement.Condition).toEqual({ StringLike: { 'kms:ViaService': 's3.*.amazonaws.com' } });
         if (actions.includes('kms:Encrypt')) expect(statement.Resource).toEqual([KEY]);
         if (actions.includes('s3:UpdateObjectEncryption')) expect(statement.Condition).toEqual({ StringEquals: { 's3:ResourceAccount': { 'Fn::Sub': '${AWS::AccountId}' } } });
       }
     }
-    const passRole = single(statementsOf(template, REENCRYPT_ROLE).filter((s) => asArray(s.Action).includes('iam:PassRole')).map((s) => ['', s] as [string, any]), 'PassRole')[1];
+    const passRole = single(roleStatements(template, REENCRYPT_ROLE).filter((s) => asArray(s.Action).includes('iam:PassRole')).map((s) => ['', s] as [string, any]), 'PassRole')[1];
     expect(targetOf(passRole.Resource)).toBe(BATCH_ROLE);
     expect(passRole.Condition).toEqual({ StringEquals: { 'iam:PassedToService': 'batchoperations.s3.amazonaws.com' } });
     expect(template.Resources[BATCH_ROLE].Properties.AssumeRolePolicyDocument.Statement).toEqual([expect.objectContaining({

@@ -5,7 +5,7 @@
  * with a message naming the variable, and the optional trail packages and lints.
  */
 import { TRIGGER_EVENT_NAMES } from '../../lib/cloudtrail-event';
-import { asArray, packageService, type StagedService, stageService, targetOf, type Template, expectLintClean, expectPackaged, resourcesOfType, single } from './serverless-cli';
+import { asArray, packageService, roleStatements, type StagedService, stageService, targetOf, type Template, expectLintClean, expectPackaged, resourcesOfType, single } from './serverless-cli';
 
 const CLI_TIMEOUT = 180_000;
 const GUARD_ROLE = 'IamRoleLambdaExecution';
@@ -22,17 +22,6 @@ const bucketEventsRule = (template: Template): [string, any] =>
 /** enforceBucket, found by its handler. */
 const enforceFunction = (template: Template): [string, any] =>
   single(resourcesOfType(template, 'AWS::Lambda::Function').filter(([, fn]) => fn.Properties?.Handler === ENFORCE_HANDLER), `function with handler ${ENFORCE_HANDLER}`);
-
-/** Every IAM statement that grants something to the function's role. */
-const roleStatements = (template: Template, roleId: string): any[] => {
-  const role = template.Resources[roleId];
-  const inline = asArray(role.Properties?.Policies).flatMap((policy: any) => asArray(policy.PolicyDocument?.Statement));
-  const attached = Object.values(template.Resources)
-    .filter((resource) => resource.Type === 'AWS::IAM::Policy' || resource.Type === 'AWS::IAM::ManagedPolicy')
-    .filter((resource) => asArray(resource.Properties?.Roles).some((ref: unknown) => targetOf(ref) === roleId))
-    .flatMap((resource) => asArray(resource.Properties?.PolicyDocument?.Statement));
-  return [...inline, ...attached];
-};
 
 const OBJECT_LEVEL_ACTIONS = [
   's3:GetObject', 's3:GetObjectVersion', 's3:GetObjectAcl', 's3:GetObjectAttributes', 's3:GetObjectTagging',
