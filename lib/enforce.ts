@@ -245,98 +245,83 @@ export const enforceBucket = async (request: EnforceRequest, deps: GuardDeps): P
 
   const trigger = request.trigger;
   const undone = trigger.type === 'event' ? settingChangedBy(trigger.eventName) : undefined;
-  let ledger: Awaited<ReturnType<typeof consultLedger>> | undefined;
-  /** What earlier attempts wrote: the finding reports every write of this run. */
-  const written: BucketSetting[] = [];
-  const notes: Violation[] = [];
-  let fields: Partial<Finding> = {};
+  const judge = async (fresh?: string): Promise<Decision | Outcome> => {
+    try {
+      return await decide(context, current, fresh);
+    } catch (error) {
+      if (isTransient(error)) throw error;
+      return done({ ...known, verdict: 'ERROR', action: 'FAILED', violations: [failure('FOREIGN_OR_UNUSABLE_KEY', `checking keys failed: ${errorName(error)}`)] });
+    }
+  };
+  /** Every write of this delivery, over all attempts: the finding reports them all. */
+  const run = { written: [] as BucketSetting[], pending: [] as BucketSetting[], notes: [] as Violation[], fields: {} as Partial<Finding> };
   let found = decision; // the decision that led to the first write: what was wrong
+  let ledger: Awaited<ReturnType<typeof consultLedger>> | undefined;
+
+  /**
+   * The finding after writing: REMEDIATED only when nothing enforced remains unmet in the state as now
+   * known (judged again, no call: the keys are cached); otherwise FAILED, naming what remains.
+   */
+  const complete = async (): Promise<Outcome> => {
+    const judged = await judge();
+    const remaining = 'kind' in judged ? [] : judged.violations.filter((v) => v.severity === 'violation');
+    const failed = run.notes.some((v) => v.severity === 'violation');
+    const unresolved = [...new Set(remaining.map((v) => v.code))];
+    if (deps.ledger && undone && run.written.includes(undone) && trigger.type === 'event' && trigger.actor && trigger.eventId) {
+      const at = now();
+      await deps.ledger.recordWrite(request.bucket, { at, eventId: trigger.eventId, actor: trigger.actor, changedAt: changedAt(trigger, at) });
+    }
+    const seen = new Set(found.violations.map((v) => `${v.code} ${v.detail}`));
+    return done({
+      ...known, verdict: 'NONCOMPLIANT', action: run.written.length === 0 || failed || remaining.length > 0 ? 'FAILED' : 'REMEDIATED',
+      violations: [...found.violations, ...remaining.filter((v) => !seen.has(`${v.code} ${v.detail}`)), ...run.notes],
+      ...found.planned, ...run.fields, ...(unresolved.length > 0 ? { unresolved } : {}),
+    }, run.pending.length > 0 ? `the ${run.pending.join(', ')} written is not visible yet` : undefined);
+  };
+
   const freshKeys = new Set<string>();
-  for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+  for (let attempt = 1; ; attempt++) {
     // The key about to be written is checked fresh: a key disabled a minute ago must not be applied.
     const key = decision.plans.encryption?.kmsKeyId;
     if (key && !freshKeys.has(key)) {
       freshKeys.add(key);
-      try {
-        decision = await decide(context, current, key);
-      } catch (error) {
-        if (isTransient(error)) throw error;
-        return done({ ...known, verdict: 'ERROR', action: 'FAILED', violations: [failure('FOREIGN_OR_UNUSABLE_KEY', `checking keys failed: ${errorName(error)}`)] });
-      }
-      if (written.length === 0) {
-        const stop = verdictOnly(decision);
-        if (stop) return stop;
-        found = decision;
-      } else if (decision.writes.length === 0) break;
+      const judged = await judge(key);
+      if ('kind' in judged) return judged;
+      decision = judged;
     }
-    ledger ??= await consultLedger(deps, request, now(), undone !== undefined && decision.writes.includes(undone));
+    // Nothing (more) to write: before any write, the decision is the finding (the owner may have put a
+    // stronger rule in place meanwhile); after one, the writes are.
+    if (run.written.length === 0) {
+      const stop = verdictOnly(decision);
+      if (stop) return stop;
+      found = decision;
+    } else if (decision.writes.length === 0) return complete();
+    if (attempt > MAX_ATTEMPTS) {
+      if (run.written.length > 0) return complete();
+      throw new BucketBusyError(request.bucket);
+    }
+
+    if (!ledger) {
+      ledger = await consultLedger(deps, request, now(), undone !== undefined && decision.writes.includes(undone));
+      if (ledger.warning) run.notes.push(ledger.warning);
+    }
     if (ledger.duplicate && trigger.type === 'event' && trigger.eventId) return { kind: 'duplicate', bucket: request.bucket, eventId: trigger.eventId };
     if (ledger.stop) return done({ ...known, verdict: decision.verdict, violations: [...decision.violations, ledger.stop], action: 'SKIPPED', ...decision.planned });
 
     const applied = await applyPlans(s3, at, decision.plans, current, { ...(deps.sleep ? { sleep: deps.sleep } : {}) });
     if (applied.outcome === 'gone') return gone('deleted while');
-    written.push(...applied.written);
-    notes.push(...applied.violations);
-    fields = { ...fields, ...applied.fields };
+    run.written.push(...applied.written);
+    run.pending.push(...applied.pending);
+    run.notes.push(...applied.violations);
+    run.fields = { ...run.fields, ...applied.fields };
     current = applied.state;
-    if (applied.outcome === 'applied') {
-      if (ledger.warning) notes.push(ledger.warning);
-      return finish(request, deps, { known, found, written, notes, fields, current, context, done, undone, at: now(), pending: applied.pending });
-    }
+    if (applied.outcome === 'applied') return complete();
     // A setting changed under the guard: decide again from what the bucket holds now.
-    try {
-      decision = await decide(context, current);
-    } catch (error) {
-      if (isTransient(error)) throw error;
-      return done({ ...known, verdict: 'ERROR', action: 'FAILED', violations: [failure('FOREIGN_OR_UNUSABLE_KEY', `checking keys failed: ${errorName(error)}`)] });
-    }
-    if (written.length === 0) {
-      known = { ...known, before: current.encryption ?? null }; // judged from this state now
-      const stop = verdictOnly(decision);
-      if (stop) return stop; // e.g. the owner put a stronger rule in place meanwhile: compliant, nothing written
-      found = decision;
-    } else if (decision.writes.length === 0) {
-      return finish(request, deps, { known, found, written, notes, fields, current, context, done, undone, at: now(), pending: [] });
-    }
+    if (run.written.length === 0) known = { ...known, before: current.encryption ?? null };
+    const judged = await judge();
+    if ('kind' in judged) return judged;
+    decision = judged;
   }
-  if (written.length > 0) return finish(request, deps, { known, found, written, notes, fields, current, context, done, undone, at: now(), pending: [] });
-  throw new BucketBusyError(request.bucket);
-};
-
-interface Finish {
-  known: Partial<Finding>;
-  found: Decision;
-  written: BucketSetting[];
-  notes: Violation[];
-  fields: Partial<Finding>;
-  current: Snapshot;
-  context: Context;
-  done: (fields: Omit<Finding, 'schemaVersion' | 'bucket' | 'account' | 'region' | 'trigger' | 'durationMs'> & { region?: string }, retryLater?: string) => Outcome;
-  undone?: BucketSetting;
-  at: number;
-  pending: BucketSetting[];
-}
-
-/**
- * The finding after writing: REMEDIATED only when nothing enforced remains unmet in the state as now
- * known (judged again, no call: the keys are cached); otherwise FAILED, naming what remains.
- */
-const finish = async (request: EnforceRequest, deps: GuardDeps, f: Finish): Promise<Outcome> => {
-  const after = await decide(f.context, f.current);
-  const remaining = after.violations.filter((v) => v.severity === 'violation');
-  const failed = f.notes.some((v) => v.severity === 'violation');
-  const action = f.written.length === 0 || failed || remaining.length > 0 ? 'FAILED' : 'REMEDIATED';
-  const unresolved = [...new Set(remaining.map((v) => v.code))];
-  const trigger = request.trigger;
-  if (deps.ledger && f.undone && f.written.includes(f.undone) && trigger.type === 'event' && trigger.actor && trigger.eventId) {
-    await deps.ledger.recordWrite(request.bucket, { at: f.at, eventId: trigger.eventId, actor: trigger.actor, changedAt: changedAt(trigger, f.at) });
-  }
-  const seen = new Set(f.found.violations.map((v) => `${v.code} ${v.detail}`));
-  const violations = [...f.found.violations, ...remaining.filter((v) => !seen.has(`${v.code} ${v.detail}`)), ...f.notes];
-  return f.done({
-    ...f.known, verdict: 'NONCOMPLIANT', violations, action, ...f.found.planned, ...f.fields,
-    ...(unresolved.length > 0 ? { unresolved } : {}),
-  }, f.pending.length > 0 ? `the ${f.pending.join(', ')} written is not visible yet` : undefined);
 };
 
 /** The finding of an outcome that must have one (scripts and tests); anything else is a bug there. */
