@@ -55,6 +55,7 @@ export const createBucketEventHandler = (guard: Guard, sink: FindingSink) => {
           const outcome = await enforceBucket({ bucket: event.bucket, region: event.region, accountId, partition, trigger }, guard);
           if (outcome.kind === 'finding') sink.finding(outcome.finding);
           else sink.notEvaluated(outcome.kind === 'gone' ? { ...outcome, trigger } : outcome);
+          if (outcome.kind === 'finding') await guard.handOff?.(outcome.finding); // a compliant KMS-mode bucket's objects: lib/reencrypt/
           return outcome;
         } catch (error) {
           if (isTransient(error)) sink.retrying(event.bucket, error);

@@ -72,7 +72,7 @@ export const readEncryption = async (s3: S3ForRegion, ref: BucketRef): Promise<B
   return noneAs(read, 'ServerSideEncryptionConfigurationNotFoundError', undefined);
 };
 
-const readTags = (s3: S3ForRegion, ref: BucketRef): Promise<Record<string, string>> =>
+export const readTags = (s3: S3ForRegion, ref: BucketRef): Promise<Record<string, string>> =>
   noneAs(s3(ref.region).send(new GetBucketTaggingCommand({ Bucket: ref.bucket, ExpectedBucketOwner: ref.owner }))
     .then(({ TagSet = [] }) => Object.fromEntries(TagSet.filter((tag) => tag.Key !== undefined).map((tag) => [tag.Key, tag.Value ?? '']))), 'NoSuchTagSet', {});
 

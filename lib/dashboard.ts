@@ -9,7 +9,7 @@
  */
 import type { Verdict, Violation } from './evaluate';
 import { type Action, type Finding, FINDING_MESSAGE } from './finding';
-import { METRIC_DIMENSIONS, METRIC_NAMES, type MetricName, METRICS_NAMESPACE } from './metric-names';
+import { METRIC_DIMENSIONS, METRIC_NAMES, type MetricName, METRICS_NAMESPACE, REENCRYPT_METRICS } from './metric-names';
 
 type Leaf = string | number | boolean | bigint | null | undefined;
 
@@ -162,6 +162,8 @@ export interface DashboardRefs {
   alarms: readonly string[];
   /** Name of the saved queries' folder. */
   queryFolder: string;
+  /** Re-keying existing objects is deployed (reencryptObjects param): its metrics are shown. */
+  reencrypt?: boolean;
 }
 
 export interface Widget {
@@ -187,6 +189,8 @@ const METRIC_TITLES: Record<MetricName, string> = {
   RemediationsFailed: 'Remediations failed (ERROR or FAILED)',
   BucketsExempt: 'Buckets exempt',
   ForeignOrUnusableKeyBuckets: 'Buckets on a foreign or unusable key',
+  ObjectsReencrypted: 'Objects re-keyed in place',
+  ObjectReencryptionFailures: 'Objects whose re-keying failed',
 };
 
 /** The dimensions of every guard metric, with their values: exactly those Powertools emits. */
@@ -240,7 +244,8 @@ export const dashboardBody = (refs: DashboardRefs): DashboardBody => {
   const widgets: Array<Omit<Widget, 'x' | 'y'>> = [
     { type: 'text', width: 16, height: 3, properties: { markdown: intro } },
     { type: 'alarm', width: 8, height: 3, properties: { title: 'Alarms', alarms: [...refs.alarms] } },
-    ...METRIC_NAMES.map((name) => metricWidget(METRIC_TITLES[name], region, [guardMetric(name, refs.serviceName)], 'Sum')),
+    ...METRIC_NAMES.filter((name) => refs.reencrypt || !REENCRYPT_METRICS.includes(name))
+      .map((name) => metricWidget(METRIC_TITLES[name], region, [guardMetric(name, refs.serviceName)], 'Sum')),
     ...SAVED_QUERIES.map((saved): Omit<Widget, 'x' | 'y'> => ({
       type: 'log',
       width: saved.width,

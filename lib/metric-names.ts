@@ -19,8 +19,14 @@ export const METRIC_NAMES = [
   // Findings with the violation FOREIGN_OR_UNUSABLE_KEY (also counted in RemediationsFailed): its own
   // metric so that its alarm does not depend on the log format or the log level.
   'ForeignOrUnusableKeyBuckets',
+  // Existing objects re-keyed in place, and objects whose re-keying failed (lib/reencrypt/): only with reencryptObjects on.
+  'ObjectsReencrypted',
+  'ObjectReencryptionFailures',
 ] as const;
 export type MetricName = (typeof METRIC_NAMES)[number];
+
+/** The metrics of re-keying existing objects: on the dashboard only where that is deployed. */
+export const REENCRYPT_METRICS: readonly MetricName[] = ['ObjectsReencrypted', 'ObjectReencryptionFailures'];
 
 /**
  * The dimensions of every metric: Powertools Metrics adds `service` (= POWERTOOLS_SERVICE_NAME) and the

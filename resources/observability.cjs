@@ -9,15 +9,17 @@ const requireTs = require('../scripts/require-ts.cjs');
 
 module.exports = async ({ resolveVariable }) => {
   const { observabilityResources, ParamError } = requireTs('lib/observability.ts');
-  const [service, stage, serviceName, alarmEmail] = await Promise.all([
+  const [service, stage, serviceName, alarmEmail, reencryptObjects] = await Promise.all([
     resolveVariable('self:service'),
     resolveVariable('sls:stage'),
     // The metrics' `service` dimension is what the functions get as POWERTOOLS_SERVICE_NAME.
     resolveVariable('self:provider.environment.POWERTOOLS_SERVICE_NAME'),
     resolveVariable('param:alarmEmail'),
+    resolveVariable('param:reencryptObjects'),
   ]);
   try {
-    return observabilityResources({ service: String(service), stage: String(stage), serviceName: String(serviceName), alarmEmail: String(alarmEmail ?? '') });
+    return observabilityResources({ service: String(service), stage: String(stage), serviceName: String(serviceName), alarmEmail: String(alarmEmail ?? ''),
+      reencrypt: ['report', 'enforce'].includes(String(reencryptObjects).trim()) });
   } catch (error) {
     // serverless prints the stack of what a resolver throws; a wrong param needs only its message.
     if (error instanceof ParamError) error.stack = error.message;

@@ -133,3 +133,14 @@ export const single = <T>(items: T[], what: string): T => {
   if (items.length !== 1) throw new Error(`expected exactly one ${what}, found ${items.length}`);
   return items[0];
 };
+
+/** Every IAM statement that grants something to a role: its inline policies and the policies attached to it. */
+export const roleStatements = (template: Template, roleId: string): any[] => {
+  const role = template.Resources[roleId];
+  const inline = asArray(role.Properties?.Policies).flatMap((policy: any) => asArray(policy.PolicyDocument?.Statement));
+  const attached = Object.values(template.Resources)
+    .filter((resource) => resource.Type === 'AWS::IAM::Policy' || resource.Type === 'AWS::IAM::ManagedPolicy')
+    .filter((resource) => asArray(resource.Properties?.Roles).some((ref: unknown) => targetOf(ref) === roleId))
+    .flatMap((resource) => asArray(resource.Properties?.PolicyDocument?.Statement));
+  return [...inline, ...attached];
+};

@@ -5,7 +5,7 @@
  * with a message naming the variable, and the optional trail packages and lints.
  */
 import { TRIGGER_EVENT_NAMES } from '../../lib/cloudtrail-event';
-import { asArray, packageService, type StagedService, stageService, targetOf, type Template, expectLintClean, expectPackaged, resourcesOfType, single } from './serverless-cli';
+import { asArray, packageService, roleStatements, type StagedService, stageService, targetOf, type Template, expectLintClean, expectPackaged, resourcesOfType, single } from './serverless-cli';
 
 const CLI_TIMEOUT = 180_000;
 const GUARD_ROLE = 'IamRoleLambdaExecution';
@@ -22,17 +22,6 @@ const bucketEventsRule = (template: Template): [string, any] =>
 /** enforceBucket, found by its handler. */
 const enforceFunction = (template: Template): [string, any] =>
   single(resourcesOfType(template, 'AWS::Lambda::Function').filter(([, fn]) => fn.Properties?.Handler === ENFORCE_HANDLER), `function with handler ${ENFORCE_HANDLER}`);
-
-/** Every IAM statement that grants something to the function's role. */
-const roleStatements = (template: Template, roleId: string): any[] => {
-  const role = template.Resources[roleId];
-  const inline = asArray(role.Properties?.Policies).flatMap((policy: any) => asArray(policy.PolicyDocument?.Statement));
-  const attached = Object.values(template.Resources)
-    .filter((resource) => resource.Type === 'AWS::IAM::Policy' || resource.Type === 'AWS::IAM::ManagedPolicy')
-    .filter((resource) => asArray(resource.Properties?.Roles).some((ref: unknown) => targetOf(ref) === roleId))
-    .flatMap((resource) => asArray(resource.Properties?.PolicyDocument?.Statement));
-  return [...inline, ...attached];
-};
 
 const OBJECT_LEVEL_ACTIONS = [
   's3:GetObject', 's3:GetObjectVersion', 's3:GetObjectAcl', 's3:GetObjectAttributes', 's3:GetObjectTagging',
@@ -237,6 +226,15 @@ describe('packaged template (serverless package, default params)', () => {
 
   it('has no trail unless createTrail=true', () => {
     expect(resourcesOfType(template, 'AWS::CloudTrail::Trail')).toEqual([]);
+  });
+
+  it('deploys nothing of re-keying existing objects while reencryptObjects is off (the default)', () => {
+    expect(Object.keys(template.Resources).filter((id) => /Reencrypt|BatchOperations/.test(id))).toEqual([]);
+    expect(fn().Properties.Environment.Variables).toMatchObject({ REENCRYPT_OBJECTS: 'off', REENCRYPT_QUEUE_NAME: '' });
+    const actions = Object.values(template.Resources).filter((r) => r.Type === 'AWS::IAM::Role' || r.Type === 'AWS::IAM::Policy')
+      .flatMap((r) => [...asArray<any>(r.Properties?.Policies).map((p: any) => p.PolicyDocument), r.Properties?.PolicyDocument].filter(Boolean))
+      .flatMap((doc: any) => asArray<any>(doc.Statement)).flatMap((statement) => asArray<string>(statement.Action));
+    expect(actions.filter((action) => action === 's3:UpdateObjectEncryption' || action === 'iam:PassRole' || action === 's3:CreateJob')).toEqual([]);
   });
 });
 

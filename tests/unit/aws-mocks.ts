@@ -22,6 +22,9 @@ export const testGuard = (config: GuardConfig): Guard => {
     lambda: clients.lambda,
     events: clients.events,
     calls: clients.calls,
+    sqs: clients.sqs,
+    s3control: clients.s3control,
+    kms: clients.kms,
     // Verifying reads do not wait between attempts in unit specifications.
     sleep: async () => undefined,
   };

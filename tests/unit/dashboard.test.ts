@@ -9,6 +9,7 @@ import { dashboardBody, type DashboardRefs, field, FINDING_KEY, guardMetric, log
 import type { Finding } from '../../lib/finding';
 import { FINDING_MESSAGE } from '../../lib/finding';
 import { METRIC_DIMENSIONS, METRIC_NAMES, METRICS_NAMESPACE, metrics, metricsFor, SERVICE_NAME, createTelemetrySink } from '../../lib/telemetry';
+import { REENCRYPT_METRICS } from '../../lib/metric-names';
 import { captureLogLines, fieldsOfQuery, type LogLine, missingFields, SAMPLE_FINDINGS } from '../finding-log-lines';
 
 const REFS: DashboardRefs = {
@@ -106,9 +107,16 @@ describe('the dashboard body', () => {
 
   it('has one metric widget per guard metric, naming the namespace, the metric and exactly its dimensions', () => {
     const guardRows = ofType('metric').flatMap(rows).filter((row) => row[0] === METRICS_NAMESPACE);
-    expect(guardRows.map((row) => row[1])).toEqual([...METRIC_NAMES]);
+    expect(guardRows.map((row) => row[1])).toEqual(METRIC_NAMES.filter((name) => !REENCRYPT_METRICS.includes(name)));
     for (const row of guardRows) expect(row).toEqual(guardMetric(row[1] as (typeof METRIC_NAMES)[number], REFS.serviceName));
     for (const row of guardRows) expect(row.slice(2)).toEqual(['service', 's3-encryption-guard']);
+  });
+
+  it('charts the re-keying metrics only where re-keying is deployed (reencryptObjects not off)', () => {
+    const names = (refs: typeof REFS) => dashboardBody(refs).widgets.filter((w) => w.type === 'metric')
+      .flatMap((w) => (w.properties.metrics as unknown[][])).filter((row) => row[0] === METRICS_NAMESPACE).map((row) => row[1]);
+    expect(names({ ...REFS, reencrypt: true })).toEqual([...METRIC_NAMES]);
+    expect(names(REFS)).not.toContain('ObjectsReencrypted');
   });
 
   it('queries the given log groups in every log widget, with the saved queries', () => {
