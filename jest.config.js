@@ -3,6 +3,8 @@ const shared = {
   testEnvironment: 'node',
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] },
   setupFiles: ['<rootDir>/tests/setup-env.ts'],
+  // The emulator's Python venv (scripts/python-env.ts): thousands of files jest has no use for.
+  modulePathIgnorePatterns: ['<rootDir>/.venv/'],
 };
 
 module.exports = {

@@ -4,8 +4,9 @@
  */
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { type ParsedEvent, parseBucketEvent } from '../lib/cloudtrail-event';
 import { explainCredentials } from '../lib/credentials-hint';
+import { isTransient } from '../lib/aws-errors';
+import { type BucketTrigger, type ParsedEvent, parseBucketEvent } from '../lib/cloudtrail-event';
 import { enforceBucket, type Outcome } from '../lib/enforce';
 import type { Finding } from '../lib/finding';
 import { createGuard, type Guard } from '../lib/guard';
@@ -43,6 +44,28 @@ export const createBucketEventHandler = (guard: Guard, sink: FindingSink) => {
     const { accountId, partition } = await guard.identityOf(context).catch((error: unknown) => { throw explainCredentials(error); });
     // Events of one batch about the same bucket (CreateBucket, then tagging, ...) are evaluated once.
     const inFlight = new Map<string, Promise<Outcome>>();
+    /** Errors that are not AWS's passing faults: the guard itself broke, and the invocation fails loudly. */
+    const broken: unknown[] = [];
+    const evaluate = (event: BucketTrigger): Promise<Outcome> => {
+      const trigger = {
+        type: 'event' as const, eventName: event.eventName,
+        ...(event.eventId ? { eventId: event.eventId } : {}), ...(event.actor ? { actor: event.actor } : {}), ...(event.eventTime ? { eventTime: event.eventTime } : {}),
+      };
+      const run = async (): Promise<Outcome> => {
+        try {
+          const outcome = await enforceBucket({ bucket: event.bucket, region: event.region, accountId, partition, trigger }, guard);
+          if (outcome.kind === 'finding') sink.finding(outcome.finding);
+          else sink.notEvaluated(outcome.kind === 'gone' ? { ...outcome, trigger } : outcome);
+          if (outcome.kind === 'finding') await guard.handOff?.(outcome.finding); // a compliant KMS-mode bucket's objects: lib/reencrypt/
+          return outcome;
+        } catch (error) {
+          if (isTransient(error)) sink.retrying(event.bucket, error);
+          else broken.push(error);
+          throw error;
+        }
+      };
+      return run();
+    };
     const handle = async (parsed: ParsedEvent): Promise<BareEventResult> => {
       if (!parsed.ok) {
         sink.ignored(parsed.reason, parsed.eventId);
@@ -51,21 +74,13 @@ export const createBucketEventHandler = (guard: Guard, sink: FindingSink) => {
       const { trigger: event } = parsed;
       let evaluation = inFlight.get(event.bucket);
       if (!evaluation) {
-        const trigger = {
-          type: 'event' as const, eventName: event.eventName,
-          ...(event.eventId ? { eventId: event.eventId } : {}), ...(event.actor ? { actor: event.actor } : {}), ...(event.eventTime ? { eventTime: event.eventTime } : {}),
-        };
-        evaluation = enforceBucket({ bucket: event.bucket, region: event.region, accountId, partition, trigger }, guard).then((outcome) => {
-          if (outcome.kind === 'finding') sink.finding(outcome.finding);
-          else sink.notEvaluated(outcome.kind === 'gone' ? { ...outcome, trigger } : outcome);
-          return outcome;
-        }, (error: unknown) => {
-          sink.retrying(event.bucket, error);
-          throw error;
-        });
+        evaluation = evaluate(event);
         inFlight.set(event.bucket, evaluation);
       }
-      const outcome = await evaluation;
+      let outcome = await evaluation;
+      // The batch's shared evaluation was another delivery's duplicate: this record's own, different event
+      // (a later downgrade, say) still needs its evaluation.
+      if (outcome.kind === 'duplicate' && event.eventId !== outcome.eventId) outcome = await evaluate(event);
       if (outcome.kind !== 'finding') return { notEvaluated: outcome.kind === 'gone' ? outcome.detail : `duplicate delivery of event ${outcome.eventId}` };
       if (outcome.retryLater) throw new RetryLaterError(event.bucket, outcome.retryLater);
       return { finding: outcome.finding };
@@ -76,7 +91,7 @@ export const createBucketEventHandler = (guard: Guard, sink: FindingSink) => {
         const processor = new BatchProcessor(EventType.SQS);
         // A batch whose every record is retried (a batch of one, say) still answers with batchItemFailures:
         // the function's error metric then means "the guard itself broke", never "a bucket is retried".
-        return await processPartialResponse(event, async (record: SQSRecord) => {
+        const response = await processPartialResponse(event, async (record: SQSRecord) => {
           const body = parseBody(record);
           if (body === undefined) {
             sink.ignored(`SQS message ${record.messageId} is not a JSON event`);
@@ -84,6 +99,8 @@ export const createBucketEventHandler = (guard: Guard, sink: FindingSink) => {
           }
           await handle(parseBucketEvent(body, accountId));
         }, processor, { context: context as Context, throwOnFullBatchFailure: false });
+        if (broken.length > 0) throw broken[0]; // the Errors alarm, and the batch comes back as it was
+        return response;
       }
       return await handle(parseBucketEvent(event, accountId));
     } finally {

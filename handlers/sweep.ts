@@ -13,6 +13,22 @@ import { createGuard, type Guard } from '../lib/guard';
 import { newSweep, runSweep, type SweepOutcome, type SweepState } from '../lib/sweep';
 import { deployedSink, type FindingSink, logger } from '../lib/telemetry';
 import { createWarningMemory, type WarningMemory } from '../lib/warning-memory';
+import { jobTrackingDeps } from '../lib/reencrypt/batch-operations';
+import { countProgress, logReencryption } from '../lib/reencrypt/report';
+import { trackJobs } from '../lib/reencrypt/track-jobs';
+
+/** Re-keying jobs: each finding logged; a finished job's objects counted in the metrics once. */
+const trackReencryptionJobs = async (guard: Guard, accountId: string): Promise<void> => {
+  try {
+    const findings = await trackJobs(jobTrackingDeps(guard.s3control(guard.homeRegion), accountId, guard.homeRegion, guard.config.bucketKeyEnabled));
+    for (const finding of findings) {
+      logReencryption(finding);
+      if (finding.outcome !== 'JOB_RUNNING' && finding.job) countProgress(finding.job.tasks.succeeded, finding.job.tasks.failed);
+    }
+  } catch (error) {
+    logger.warn('re-keying jobs not tracked; the next sweep will', { error: error instanceof Error ? error : String(error) });
+  }
+};
 
 
 /** A continuation handed on by the previous run, checked field by field (it round-trips through Lambda). */
@@ -40,6 +56,8 @@ export interface SweepRuntime {
   log: (message: string, details: Json) => void;
   /** The previous sweep's warnings per bucket; without it every compliant bucket with warnings is logged. */
   warningMemory?: WarningMemory;
+  /** After a completed sweep: findings for the guard's Batch Operations jobs (re-keying enabled only). */
+  trackJobs?: (accountId: string) => Promise<void>;
 }
 
 export const createSweepHandler = (guard: Guard, sink: FindingSink, runtime: SweepRuntime) =>
@@ -67,7 +85,11 @@ export const createSweepHandler = (guard: Guard, sink: FindingSink, runtime: Swe
     const outcome = await runSweep(state, {
       settings: guard.config.sweep,
       pages: (startToken) => listBucketPages(guard.s3, guard.homeRegion, guard.config.sweep.pageSize, startToken),
-      enforce: (bucket, sweepId) => enforceBucket({ bucket: bucket.name, region: bucket.region ?? guard.homeRegion, accountId, partition, trigger: { type: 'sweep', sweepId } }, guard),
+      enforce: async (bucket, sweepId) => {
+        const outcome = await enforceBucket({ bucket: bucket.name, region: bucket.region ?? guard.homeRegion, accountId, partition, trigger: { type: 'sweep', sweepId } }, guard);
+        if (outcome.kind === 'finding') await guard.handOff?.(outcome.finding); // a compliant KMS-mode bucket's objects: lib/reencrypt/
+        return outcome;
+      },
       record: (finding, log) => sink.finding(finding, log),
       ...(runtime.warningMemory ? { warningMemory: runtime.warningMemory } : {}),
       notEvaluated: (what) => sink.notEvaluated(what),
@@ -78,7 +100,10 @@ export const createSweepHandler = (guard: Guard, sink: FindingSink, runtime: Swe
       now,
       calls: guard.calls,
     });
-    if (outcome.status === 'completed') runtime.log('sweep completed', { summary: outcome.summary });
+    if (outcome.status === 'completed') {
+      runtime.log('sweep completed', { summary: outcome.summary });
+      await runtime.trackJobs?.(accountId);
+    }
     else if (outcome.status === 'continued') runtime.log('sweep continued', { sweepId: outcome.next.sweepId, hop: outcome.next.hop, pages: outcome.next.totals.pages, buckets: outcome.next.totals.buckets });
     else runtime.log('sweep stopped', { reason: outcome.reason, summary: outcome.summary, next: outcome.next });
     await sink.flush();
@@ -96,6 +121,7 @@ const lambdaHandler = () => {
       await guard.lambda(guard.homeRegion).send(new (lambdaSdk().InvokeCommand)({ FunctionName: functionName, InvocationType: 'Event', Payload: JSON.stringify({ sweep: next }) }));
     },
     log: (message, details) => (message === 'sweep stopped' ? logger.error(message, details) : logger.info(message, details)),
+    ...(guard.config.reencrypt.objects !== 'off' ? { trackJobs: (accountId: string) => trackReencryptionJobs(guard, accountId) } : {}),
   });
 };
 

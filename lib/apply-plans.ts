@@ -14,11 +14,12 @@
 import {
   type BucketRef, readEncryption, readPolicy, readPublicAccessBlock, type S3ForRegion, writeEncryption, writePolicy, writePublicAccessBlock,
 } from './bucket-state';
-import { errorMessage, errorName, isAccessDenied, isNoSuchBucket, isTransient } from './aws-errors';
+import { errorMessage, errorName, isAccessDenied, isNoSuchBucket, isOperationAborted, isTransient } from './aws-errors';
 import type { BucketEncryption, EncryptionRule } from './encryption';
 import { type Violation, violation as failure, warning } from './evaluate';
 import type { Finding } from './finding';
 import { ALL_BLOCKED, GUARD_SID_PREFIX, type GuardrailResult, type PublicAccessBlock } from './guardrails';
+import { deniedGuardrailWrite, type GuardrailWrite } from './write-denials';
 
 /** The bucket settings the guard reads and writes. */
 export type BucketSetting = 'encryption' | 'policy' | 'publicAccessBlock';
@@ -43,6 +44,11 @@ export interface Applied {
   state: Snapshot;
   /** Settings written (the write succeeded). */
   written: BucketSetting[];
+  /**
+   * Settings whose write S3 refused for a reason the guard does not own: an organisation's SCP, RCP or S3
+   * policy, or BlockPublicPolicy refusing a policy that someone else's statement makes public.
+   */
+  refused: BucketSetting[];
   /** Settings whose read-back still showed the old value after the backoff: worth a later look. */
   pending: BucketSetting[];
   violations: Violation[];
@@ -56,6 +62,8 @@ export interface ApplyOptions {
 }
 
 export const VERIFY_DELAYS_MS: readonly number[] = [250, 500, 1000, 2000];
+/** Writes of one setting tried while S3 answers 409 OperationAborted; then the queue retries. */
+const OPERATION_ABORTED_RETRIES = 3;
 const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 const sameJson = (a: unknown, b: unknown): boolean => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
@@ -105,8 +113,9 @@ export const applyPlans = async (s3: S3ForRegion, at: BucketRef, plans: Plans, b
   const sleep = options.sleep ?? pause;
   const delays = options.verifyDelaysMs ?? VERIFY_DELAYS_MS;
   const state: Snapshot = { ...basedOn };
-  const result = (outcome: Applied['outcome']): Applied => ({ outcome, state, written, pending, violations, fields });
+  const result = (outcome: Applied['outcome']): Applied => ({ outcome, state, written, refused, pending, violations, fields });
   const written: BucketSetting[] = [];
+  const refused: BucketSetting[] = [];
   const pending: BucketSetting[] = [];
   const violations: Violation[] = [];
   const fields: Partial<Finding> = {};
@@ -141,29 +150,68 @@ export const applyPlans = async (s3: S3ForRegion, at: BucketRef, plans: Plans, b
     } satisfies Step<PublicAccessBlock | null> as Step<unknown>);
   }
 
+  /** A read the guard cannot do (denied, say): reported, and nothing more is written on its strength. */
+  const unreadable = (what: string, error: unknown): Applied => {
+    violations.push(failure(isAccessDenied(error) ? 'ACCESS_DENIED' : 'READ_FAILED', `${what} failed: ${errorName(error)}: ${errorMessage(error)}`));
+    return result('applied');
+  };
+
   try {
     for (const step of steps) {
       const before = state[step.setting];
-      if (step.reread) {
-        const now = await step.read();
-        if (!sameJson(now, before)) {
-          Object.assign(state, { [step.setting]: now });
-          return result('changed');
+      let wrote = false;
+      for (let attempt = 1; !wrote; attempt++) {
+        if (step.reread || attempt > 1) {
+          let now;
+          try {
+            now = await step.read();
+          } catch (error) {
+            if (isTransient(error) || isNoSuchBucket(error)) throw error;
+            return unreadable(`re-reading the ${step.setting} before ${step.call}`, error);
+          }
+          if (!sameJson(now, before)) {
+            Object.assign(state, { [step.setting]: now });
+            return result('changed');
+          }
+        }
+        try {
+          await step.write();
+          wrote = true;
+        } catch (error) {
+          // Another writer is changing the bucket right now: wait, then re-read before writing again,
+          // so that what they write is judged rather than overwritten (OPERATION_ABORTED_RETRIES at most).
+          if (isOperationAborted(error) && attempt < OPERATION_ABORTED_RETRIES) {
+            await sleep(250 * 2 ** attempt);
+            continue;
+          }
+          if (isTransient(error) || isNoSuchBucket(error)) throw error;
+          // A guardrail setting the organisation owns, or a public policy S3 refuses, is a finding, not a failure.
+          const owned = isAccessDenied(error) && step.setting !== 'encryption' ? deniedGuardrailWrite(step.call as GuardrailWrite, errorMessage(error)) : undefined;
+          if (owned) {
+            violations.push(owned);
+            refused.push(step.setting);
+          } else {
+            violations.push(failure(isAccessDenied(error) ? 'ACCESS_DENIED' : 'WRITE_FAILED', `${step.call} failed: ${errorName(error)}: ${errorMessage(error)}`));
+          }
+          break;
         }
       }
+      if (!wrote) continue;
+      written.push(step.setting);
+      let after: unknown;
       try {
-        await step.write();
+        after = await step.read();
       } catch (error) {
         if (isTransient(error) || isNoSuchBucket(error)) throw error;
-        violations.push(failure(isAccessDenied(error) ? 'ACCESS_DENIED' : 'WRITE_FAILED', `${step.call} failed: ${errorName(error)}: ${errorMessage(error)}`));
-        continue;
+        return unreadable(`reading the ${step.setting} back after ${step.call}`, error);
       }
-      written.push(step.setting);
-      let after = await step.read();
       for (const delay of delays) {
         if (step.matches(after) || !sameJson(after, before)) break;
         await sleep(delay);
-        after = await step.read();
+        after = await step.read().catch((error: unknown) => {
+          if (isTransient(error) || isNoSuchBucket(error)) throw error;
+          return after; // unreadable now, but read once already: judged on that
+        });
       }
       Object.assign(fields, step.show(after));
       if (step.matches(after)) {

@@ -9,9 +9,11 @@ import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { KMSClient } from '@aws-sdk/client-kms';
 import type { LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
+import type { S3ControlClient } from '@aws-sdk/client-s3-control';
+import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { STSClient } from '@aws-sdk/client-sts';
 import { isOperationAborted } from './aws-errors';
-import { dynamoDbSdk, eventBridgeSdk, kmsSdk, lambdaSdk, stsSdk } from './sdk';
+import { dynamoDbSdk, eventBridgeSdk, kmsSdk, lambdaSdk, s3ControlSdk, sqsSdk, stsSdk } from './sdk';
 import type { MetadataBearer, Pluggable } from '@smithy/types';
 
 /** Attempts per request unless the SDK's standard AWS_MAX_ATTEMPTS says otherwise. */
@@ -30,16 +32,24 @@ const callCounter = <Input extends object, Output extends MetadataBearer>(servic
 });
 
 /**
+ * Writes that may replace someone else's choice: a 409 there means another writer is changing the bucket
+ * right now, so sending the same write again would overwrite it unseen. apply-plans.ts re-reads first.
+ */
+const REREAD_BEFORE_RETRY = new Set(['PutBucketEncryptionCommand', 'PutBucketPolicyCommand', 'DeleteBucketPolicyCommand']);
+
+/**
  * Marks S3's 409 OperationAborted as retryable, so the SDK's own retry strategy (adaptive, with backoff)
  * tries the request again: S3 says "Try again", and the SDK does not classify it as transient itself.
- * Added at the deserialize step, inside the retry middleware, where the error surfaces per attempt.
+ * Added at the deserialize step, inside the retry middleware, where the error surfaces per attempt. Not
+ * for the writes in REREAD_BEFORE_RETRY.
  */
 export const retryOperationAborted: Pluggable<object, MetadataBearer> = {
-  applyToStack: (stack) => stack.add((next) => async (args) => {
+  applyToStack: (stack) => stack.add((next, context) => async (args) => {
     try {
       return await next(args);
     } catch (error) {
-      if (isOperationAborted(error) && typeof error === 'object' && error !== null && !('$retryable' in error && error.$retryable)) {
+      if (isOperationAborted(error) && !REREAD_BEFORE_RETRY.has(String(context.commandName)) && typeof error === 'object' && error !== null
+        && !('$retryable' in error && error.$retryable)) {
         Object.assign(error, { $retryable: { throttling: false } });
       }
       throw error;
@@ -73,6 +83,9 @@ export interface AwsClients {
   events: (region: string) => EventBridgeClient;
   /** The flap ledger's table, in the function's own region. */
   dynamodb: (region: string) => DynamoDBClient;
+  /** The re-keying queue (in the function's own region), and S3 Batch Operations jobs (in the bucket's). */
+  sqs: (region: string) => SQSClient;
+  s3control: (region: string) => S3ControlClient;
   calls: CallCounts;
 }
 
@@ -92,6 +105,8 @@ export const createClients = (env: Readonly<Record<string, string | undefined>> 
     lambda: perRegion((region) => counted(new (lambdaSdk().LambdaClient)({ ...common, region }), (client) => client.middlewareStack.use(callCounter('Lambda', calls)))),
     events: perRegion((region) => counted(new (eventBridgeSdk().EventBridgeClient)({ ...common, region }), (client) => client.middlewareStack.use(callCounter('EventBridge', calls)))),
     dynamodb: perRegion((region) => counted(new (dynamoDbSdk().DynamoDBClient)({ ...common, region }), (client) => client.middlewareStack.use(callCounter('DynamoDB', calls)))),
+    sqs: perRegion((region) => counted(new (sqsSdk().SQSClient)({ ...common, region }), (client) => client.middlewareStack.use(callCounter('SQS', calls)))),
+    s3control: perRegion((region) => counted(new (s3ControlSdk().S3ControlClient)({ ...common, region }), (client) => client.middlewareStack.use(callCounter('S3Control', calls)))),
     calls,
   };
 };

@@ -50,5 +50,5 @@ export const isTransient = (error: unknown): boolean => {
 export const redirectRegion = (error: unknown): string | undefined => {
   const sdk = asSdkError(error);
   const region = sdk.$response?.headers?.['x-amz-bucket-region'] ?? sdk.Region;
-  return region && /^[a-z]{2}(-[a-z]+)+-\d$/.test(region) ? region : undefined;
+  return region && /^[a-z]{2,4}(-[a-z]+)+-\d{1,2}$/.test(region) ? region : undefined;
 };

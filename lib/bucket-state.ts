@@ -7,6 +7,7 @@ import {
   GetBucketEncryptionCommand,
   GetBucketPolicyCommand,
   GetBucketTaggingCommand,
+  GetBucketWebsiteCommand,
   GetPublicAccessBlockCommand,
   paginateListBuckets,
   PutBucketEncryptionCommand,
@@ -34,12 +35,15 @@ export interface BucketState {
   policy?: string | null;
   /** `null`: none configured; `undefined`: not read. */
   publicAccessBlock?: PublicAccessBlock | null;
+  /** Whether the bucket has a static website configuration; `undefined`: not read (not asked for, or access denied). */
+  website?: boolean;
 }
 
 /** The optional reads: each costs a call only when a setting needs it. */
 export interface ExtraReads {
   policy: boolean;
   publicAccessBlock: boolean;
+  website: boolean;
 }
 
 export type S3ForRegion = (region: string) => S3Client;
@@ -68,7 +72,7 @@ export const readEncryption = async (s3: S3ForRegion, ref: BucketRef): Promise<B
   return noneAs(read, 'ServerSideEncryptionConfigurationNotFoundError', undefined);
 };
 
-const readTags = (s3: S3ForRegion, ref: BucketRef): Promise<Record<string, string>> =>
+export const readTags = (s3: S3ForRegion, ref: BucketRef): Promise<Record<string, string>> =>
   noneAs(s3(ref.region).send(new GetBucketTaggingCommand({ Bucket: ref.bucket, ExpectedBucketOwner: ref.owner }))
     .then(({ TagSet = [] }) => Object.fromEntries(TagSet.filter((tag) => tag.Key !== undefined).map((tag) => [tag.Key, tag.Value ?? '']))), 'NoSuchTagSet', {});
 
@@ -80,6 +84,10 @@ export const readPublicAccessBlock = (s3: S3ForRegion, ref: BucketRef): Promise<
   noneAs(s3(ref.region).send(new GetPublicAccessBlockCommand({ Bucket: ref.bucket, ExpectedBucketOwner: ref.owner }))
     .then(({ PublicAccessBlockConfiguration }) => PublicAccessBlockConfiguration ?? null), 'NoSuchPublicAccessBlockConfiguration', null);
 
+/** Any website configuration, hosting or redirect-all: both are served by the HTTP-only website endpoint. */
+export const readWebsite = (s3: S3ForRegion, ref: BucketRef): Promise<boolean> =>
+  noneAs(s3(ref.region).send(new GetBucketWebsiteCommand({ Bucket: ref.bucket, ExpectedBucketOwner: ref.owner })).then(() => true), 'NoSuchWebsiteConfiguration', false);
+
 export class BucketGoneError extends Error {
   constructor(bucket: string) {
     super(`bucket ${bucket} no longer exists`);
@@ -88,19 +96,24 @@ export class BucketGoneError extends Error {
 }
 
 /**
- * Encryption and tags (and the policy, if asked) in parallel. When S3 answers that the bucket lives in
- * another region than the event said, the reads are made again there, once.
+ * Encryption and tags (and the policy, Block Public Access and website configuration, if asked) in
+ * parallel. When S3 answers that the bucket lives in another region than the event said, the reads are
+ * made again there, once.
  */
 export const readBucketState = async (s3: S3ForRegion, ref: BucketRef, extra: ExtraReads): Promise<BucketState> => {
   const attempt = async (region: string): Promise<BucketState> => {
     const at = { ...ref, region };
-    const [encryption, tags, policy, publicAccessBlock] = await Promise.all([
+    const [encryption, tags, policy, publicAccessBlock, website] = await Promise.all([
       readEncryption(s3, at),
       readTags(s3, at),
       extra.policy ? unlessDenied(readPolicy(s3, at)) : undefined,
       extra.publicAccessBlock ? unlessDenied(readPublicAccessBlock(s3, at)) : undefined,
+      extra.website ? unlessDenied(readWebsite(s3, at)) : undefined,
     ]);
-    return { region, encryption, tags, ...(policy !== undefined ? { policy } : {}), ...(publicAccessBlock !== undefined ? { publicAccessBlock } : {}) };
+    return {
+      region, encryption, tags,
+      ...(policy !== undefined ? { policy } : {}), ...(publicAccessBlock !== undefined ? { publicAccessBlock } : {}), ...(website !== undefined ? { website } : {}),
+    };
   };
   try {
     return await attempt(ref.region);

@@ -19,6 +19,9 @@ export const TRIGGER_EVENT_NAMES = [
   'DeleteBucketPolicy',
   'PutBucketPublicAccessBlock',
   'DeleteBucketPublicAccessBlock',
+  // A website endpoint serves HTTP only: whether TLS can be required changes with it.
+  'PutBucketWebsite',
+  'DeleteBucketWebsite',
 ] as const;
 export type TriggerEventName = (typeof TRIGGER_EVENT_NAMES)[number];
 
@@ -51,7 +54,7 @@ export interface BucketTrigger {
 export type ParsedEvent = { ok: true; trigger: BucketTrigger } | { ok: false; reason: string; eventId?: string };
 
 /** Regions of the AWS partitions: a made-up name would only send the guard's calls nowhere. */
-const REGION = /^(af|ap|ca|cn|eu|il|me|mx|sa|us)(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$/;
+const REGION = /^(af|ap|ca|cn|eu|eusc|il|me|mx|sa|us)(-gov|-iso[a-z]?)?(-[a-z]+)+-\d{1,2}$/;
 /** CloudTrail's eventTime: ISO 8601 in UTC, e.g. 2026-11-30T09:01:21Z. */
 const EVENT_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$/;
 const BUCKET_ARN = /^arn:aws(?:-cn|-us-gov|-iso|-iso-b|-iso-e|-iso-f|-eusc)?:s3:::([^/]+)$/;

@@ -20,6 +20,19 @@ export const GUARDRAILS = {
 export type Guardrail = keyof typeof GUARDRAILS;
 const GUARDRAIL_VALUES: readonly GuardrailSetting[] = ['enforce', 'report', 'off'];
 
+/** Re-keying existing objects in place (lib/reencrypt/): `report` estimates, `enforce` also re-keys. */
+export type ReencryptSetting = 'off' | 'report' | 'enforce';
+export const REENCRYPT_VALUES: readonly ReencryptSetting[] = ['off', 'report', 'enforce'];
+/** `current`: the current version of each object; `all`: noncurrent versions too. */
+export type ReencryptVersions = 'current' | 'all';
+
+export interface ReencryptSettings {
+  objects: ReencryptSetting;
+  /** Buckets with more objects than this go to S3 Batch Operations. */
+  inlineMaxObjects: number;
+  versions: ReencryptVersions;
+}
+
 export interface GuardConfig {
   mode: AccountMode;
   /** Full key ARNs, at most one per region. */
@@ -35,6 +48,7 @@ export interface GuardConfig {
   sweep: SweepSettings;
   guardrails: Record<Guardrail, GuardrailSetting>;
   flap: FlapSettings;
+  reencrypt: ReencryptSettings;
 }
 
 export interface FlapSettings {
@@ -43,8 +57,6 @@ export interface FlapSettings {
   /** Remediations of one bucket undoing other actors' changes allowed within the window. */
   threshold: number;
   windowMinutes: number;
-  /** The settle delay: one actor's changes within it are one change (one deploy), not a fight. */
-  settleSeconds: number;
 }
 
 export interface SweepSettings {
@@ -73,7 +85,9 @@ export const SETTINGS = {
   SWEEP_LOG_COMPLIANT: 'sweepLogCompliant',
   FLAP_THRESHOLD: 'flapThreshold',
   FLAP_WINDOW_MINUTES: 'flapWindowMinutes',
-  SETTLE_SECONDS: 'settleSeconds',
+  REENCRYPT_OBJECTS: 'reencryptObjects',
+  REENCRYPT_INLINE_MAX_OBJECTS: 'reencryptInlineMaxObjects',
+  REENCRYPT_VERSIONS: 'reencryptVersions',
   ...Object.fromEntries(Object.entries(GUARDRAILS).map(([name, { param }]) => [name, param])) as { [G in Guardrail]: (typeof GUARDRAILS)[G]['param'] },
 } as const;
 type Setting = keyof typeof SETTINGS;
@@ -183,7 +197,17 @@ export const loadConfig = (env: Readonly<Record<string, string | undefined>>): G
     ...(env.FLAP_TABLE?.trim() ? { table: env.FLAP_TABLE.trim() } : {}),
     threshold: integer('FLAP_THRESHOLD', 3, 1, 100),
     windowMinutes: integer('FLAP_WINDOW_MINUTES', 60, 1, 1440),
-    settleSeconds: integer('SETTLE_SECONDS', 60, 0, 900),
+  };
+  const oneOf = <T extends string>(setting: Setting, options: readonly T[], fallback: T): T => {
+    const raw = value(setting) ?? fallback;
+    const found = options.find((option) => option === raw);
+    if (!found) fail(setting, `must be one of ${options.join(', ')}, got "${raw}"`);
+    return found ?? fallback;
+  };
+  const reencrypt: ReencryptSettings = {
+    objects: oneOf('REENCRYPT_OBJECTS', REENCRYPT_VALUES, 'off'),
+    inlineMaxObjects: integer('REENCRYPT_INLINE_MAX_OBJECTS', 10_000, 1, 1_000_000),
+    versions: oneOf<ReencryptVersions>('REENCRYPT_VERSIONS', ['current', 'all'], 'current'),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return {
@@ -198,5 +222,6 @@ export const loadConfig = (env: Readonly<Record<string, string | undefined>>): G
     sweep,
     guardrails,
     flap,
+    reencrypt,
   };
 };

@@ -9,7 +9,7 @@
  */
 import type { Verdict, Violation } from './evaluate';
 import { type Action, type Finding, FINDING_MESSAGE } from './finding';
-import { COUNT_METRICS, type CountMetric, METRIC_DIMENSIONS, type MetricName, METRICS_NAMESPACE, TIMING_METRICS, type TimingMetric } from './metric-names';
+import { COUNT_METRICS, type CountMetric, METRIC_DIMENSIONS, type MetricName, METRICS_NAMESPACE, REENCRYPT_METRICS, TIMING_METRICS, type TimingMetric } from './metric-names';
 
 type Leaf = string | number | boolean | bigint | null | undefined;
 
@@ -162,6 +162,8 @@ export interface DashboardRefs {
   alarms: readonly string[];
   /** Name of the saved queries' folder. */
   queryFolder: string;
+  /** Re-keying existing objects is deployed (reencryptObjects param): its metrics are shown. */
+  reencrypt?: boolean;
 }
 
 export interface Widget {
@@ -188,6 +190,8 @@ const METRIC_TITLES: Record<CountMetric, string> = {
   BucketsExempt: 'Buckets exempt',
   ForeignOrUnusableKeyBuckets: 'Buckets on a foreign or unusable key',
   SweepCatches: 'Sweep catches (non-compliant buckets the sweep found)',
+  ObjectsReencrypted: 'Objects re-keyed in place',
+  ObjectReencryptionFailures: 'Objects whose re-keying failed',
 };
 
 const TIMING_TITLES: Record<TimingMetric, string> = {
@@ -255,7 +259,8 @@ export const dashboardBody = (refs: DashboardRefs): DashboardBody => {
   const widgets: Array<Omit<Widget, 'x' | 'y'>> = [
     { type: 'text', width: 16, height: 3, properties: { markdown: intro } },
     { type: 'alarm', width: 8, height: 3, properties: { title: 'Alarms', alarms: [...refs.alarms] } },
-    ...COUNT_METRICS.filter((name) => !BESIDE_EXPOSURE.has(name)).map((name) => metricWidget(METRIC_TITLES[name], region, [guardMetric(name, refs.serviceName)], 'Sum')),
+    ...COUNT_METRICS.filter((name) => !BESIDE_EXPOSURE.has(name) && (refs.reencrypt || !REENCRYPT_METRICS.includes(name)))
+      .map((name) => metricWidget(METRIC_TITLES[name], region, [guardMetric(name, refs.serviceName)], 'Sum')),
     // The exposure window, and beside it what the event path missed.
     ...TIMING_METRICS.map((name) => metricWidget(TIMING_TITLES[name], region, percentileRows(name, refs.serviceName), 'p99')),
     ...[...BESIDE_EXPOSURE].map((name) => metricWidget(METRIC_TITLES[name], region, [guardMetric(name, refs.serviceName)], 'Sum')),

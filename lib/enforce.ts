@@ -9,9 +9,10 @@
  * and if it changed, the bucket is evaluated again from the new state (at most MAX_ATTEMPTS times). A key
  * about to be written is described fresh, never from the cache.
  */
+import { randomUUID } from 'node:crypto';
 import { applyPlans, type ApplyOptions, type BucketSetting, parsedPolicy, type Plans, type Snapshot } from './apply-plans';
 import { BucketGoneError, type BucketRef, type ExtraReads, readBucketState, readPolicy, type S3ForRegion, unlessDenied } from './bucket-state';
-import { errorMessage, errorName, isAccessDenied, isTransient } from './aws-errors';
+import { errorMessage, errorName, isAccessDenied, isNoSuchBucket, isTransient } from './aws-errors';
 import { settingChangedBy } from './cloudtrail-event';
 import type { GuardConfig } from './config';
 import type { EncryptionRule } from './encryption';
@@ -20,17 +21,21 @@ import { exposureOf } from './exposure';
 import type { Finding, RuleView, Trigger } from './finding';
 import { evaluateGuardrails, type GuardrailResult } from './guardrails';
 import { type FlapLedger, flapState } from './flap-ledger';
+import type { KeyAliases, KeyAliasesFn } from './key-aliases';
 import type { KeyFacts } from './key-checks';
 import type { DescribeKeyFn } from './key-lookup';
 import { keyRefLocation } from './kms-arn';
-import { KMS_MODES } from './modes';
-import { grantsOutsideAccount } from './policy-grants';
+import { isKmsRewrite, rewriteBlockers, unknownOutsiders, withheld } from './kms-rewrite';
+import { KMS_MODES, LISTED_KEY_MODES } from './modes';
+import { outsideAccess } from './policy/outside-access';
 import { type Requirement, resolveRequirement } from './requirement';
+import { REFUSED_SETTING_CODES } from './write-denials';
 
 export interface GuardDeps {
   config: GuardConfig;
   s3: S3ForRegion;
   describeKey: DescribeKeyFn;
+  keyAliases: KeyAliasesFn;
   /** Absent: no flap protection (no table configured). */
   ledger?: FlapLedger;
   now?: () => number;
@@ -59,6 +64,18 @@ export type Outcome =
 /** Evaluations of one bucket in one run when it keeps changing under the guard; then the queue retries. */
 export const MAX_ATTEMPTS = 3;
 
+/** A late policy read failed for a reason that is not transient: reported as a read failure, not a key one. */
+class LateReadError extends Error {
+  constructor(readonly cause: unknown) {
+    super(`reading the bucket policy failed: ${errorName(cause)}: ${errorMessage(cause)}`);
+    this.name = 'LateReadError';
+  }
+
+  violation(): Violation {
+    return failure('READ_FAILED', this.message);
+  }
+}
+
 /** The bucket changed under the guard at every attempt: worth a later retry, not a finding. */
 export class BucketBusyError extends Error {
   readonly $retryable = {};
@@ -68,14 +85,24 @@ export class BucketBusyError extends Error {
   }
 }
 
-/** The reads every bucket needs besides encryption and tags; a setting that is off costs no call. */
+/**
+ * The reads every bucket needs besides encryption and tags; a setting that is off costs no call. (In a KMS
+ * mode the policy is read only once a rewrite is planned: see `judge` in `enforceBucket`.)
+ */
 const extraReads = (config: GuardConfig): ExtraReads => {
   const { PUBLIC_ACCESS_BLOCK, REQUIRE_TLS, REQUIRE_SIGV4, DENY_WEAKER_UPLOADS } = config.guardrails;
   return {
-    policy: KMS_MODES.has(config.mode) || [REQUIRE_TLS, REQUIRE_SIGV4, DENY_WEAKER_UPLOADS].some((setting) => setting !== 'off'),
+    policy: [REQUIRE_TLS, REQUIRE_SIGV4, DENY_WEAKER_UPLOADS].some((setting) => setting !== 'off'),
     publicAccessBlock: PUBLIC_ACCESS_BLOCK !== 'off',
+    // A website endpoint answers over HTTP only: it decides whether TLS can be required.
+    website: REQUIRE_TLS !== 'off',
   };
 };
+
+/** The listed key whose aliases the upload statements must allow, when they may be written. */
+const aliasesNeeded = (config: GuardConfig, requirement: Requirement, region: string): string | undefined =>
+  requirement.kind === 'mode' && requirement.mode !== 'SSE_C' && LISTED_KEY_MODES.has(requirement.mode) && config.guardrails.DENY_WEAKER_UPLOADS !== 'off'
+    ? listedKeyFor(region, config.kmsKeyArns) : undefined;
 
 /** The listed key if the bucket's (planned or current) rule uses it, by ARN or by the id KMS resolved. */
 const keyInUse = (rule: EncryptionRule | undefined, listed: string | undefined, keys: ReadonlyMap<string, KeyFacts>): string | undefined => {
@@ -86,18 +113,24 @@ const keyInUse = (rule: EncryptionRule | undefined, listed: string | undefined, 
 };
 
 /** Guardrails that could not be checked because a read was denied: a violation where they are enforced. */
-const unreadable = (config: GuardConfig, requirement: Requirement, publicAccessBlock: unknown, policy: string | null | undefined): Violation[] => {
+const unreadable = (
+  config: GuardConfig, requirement: Requirement,
+  read: { publicAccessBlock: unknown; policy: string | null | undefined; website: boolean | 'unknown'; aliases: KeyAliases | undefined },
+): Violation[] => {
   if (requirement.kind !== 'mode') return [];
-  const { PUBLIC_ACCESS_BLOCK, ...policySettings } = config.guardrails;
+  const { PUBLIC_ACCESS_BLOCK, REQUIRE_TLS, DENY_WEAKER_UPLOADS, ...policySettings } = config.guardrails;
   const found: Violation[] = [];
   const note = (code: Violation['code'], enforced: boolean, what: string): void => {
     found.push({ code, severity: enforced ? 'violation' : 'warning', detail: `${what} could not be read (access denied): its guardrails were not checked` });
   };
-  if (PUBLIC_ACCESS_BLOCK !== 'off' && publicAccessBlock === undefined) note('PUBLIC_ACCESS_BLOCK_UNREADABLE', PUBLIC_ACCESS_BLOCK === 'enforce', 'Block Public Access');
-  const policyGuardrails = Object.values(policySettings);
-  if (policy === undefined && (requirement.mode === 'SSE_C' || policyGuardrails.some((s) => s !== 'off'))) {
-    note('POLICY_UNREADABLE', requirement.mode === 'SSE_C' || policyGuardrails.includes('enforce'), 'the bucket policy');
+  if (PUBLIC_ACCESS_BLOCK !== 'off' && read.publicAccessBlock === undefined) note('PUBLIC_ACCESS_BLOCK_UNREADABLE', PUBLIC_ACCESS_BLOCK === 'enforce', 'Block Public Access');
+  const sseCDeny = requirement.mode === 'SSE_C' && requirement.sseCDeny === true;
+  const policyGuardrails = [REQUIRE_TLS, DENY_WEAKER_UPLOADS, ...Object.values(policySettings)];
+  if (read.policy === undefined && (sseCDeny || policyGuardrails.some((s) => s !== 'off'))) {
+    note('POLICY_UNREADABLE', sseCDeny || policyGuardrails.includes('enforce'), 'the bucket policy');
   }
+  if (read.website === 'unknown') note('WEBSITE_UNREADABLE', REQUIRE_TLS === 'enforce', 'the website configuration (an HTTP-only website cannot require TLS)');
+  if (read.aliases === 'unknown') note('KEY_ALIASES_UNREADABLE', DENY_WEAKER_UPLOADS === 'enforce', 'the aliases of the listed key (kms:ListAliases; uploads may name the key by alias)');
   return found;
 };
 
@@ -110,6 +143,8 @@ interface Decision {
   writes: BucketSetting[];
   /** The plan fields of the finding (what would be or is written). */
   planned: Partial<Finding>;
+  /** A KMS rewrite is planned and the policy was not read: read it, and decide again (withheld meanwhile). */
+  needsPolicy?: true;
 }
 
 interface Context {
@@ -117,27 +152,60 @@ interface Context {
   deps: GuardDeps;
   region: string;
   requirement: Requirement;
+  /** Whether the bucket serves a static website (`unknown`: the read was denied; false when not read). */
+  website: boolean | 'unknown';
+  /** Whether the snapshot's policy is what a read returned (`undefined` then means the read was denied). */
+  policyRead: boolean;
 }
 
 /** Evaluates one snapshot; key facts come from the lookup (cached unless `fresh` names the key). */
 const decide = async (context: Context, current: Snapshot, fresh?: string): Promise<Decision> => {
-  const { request, deps: { config, describeKey }, region, requirement } = context;
+  const { request, deps: { config, describeKey, keyAliases }, region, requirement } = context;
   const evaluationBase = { region, accountId: request.accountId, requirement, encryption: current.encryption, config };
   const refs = keysToDescribe(evaluationBase);
-  const facts = await Promise.all(refs.map((ref) => describeKey(ref, keyRefLocation(ref, region, request.accountId).region, { fresh: ref === fresh })));
-  const keys = new Map(refs.map((ref, index) => [ref, facts[index]]));
-  const evaluation = evaluate({
+  const where = (ref: string): string => keyRefLocation(ref, region, request.accountId).region;
+  const aliasKey = aliasesNeeded(config, requirement, region);
+  const [freshFacts, aliases, ...facts] = await Promise.all([
+    fresh ? describeKey(fresh, where(fresh), { fresh: true }) : undefined,
+    aliasKey ? keyAliases(aliasKey, request.accountId) : undefined,
+    ...refs.map((ref) => (ref === fresh ? undefined : describeKey(ref, where(ref)))),
+  ]);
+  // The key about to be written stands for every reference to it (the bucket may name it by id or alias).
+  const keys = new Map(refs.map((ref, index) => {
+    const known = facts[index];
+    return [ref, freshFacts && (ref === fresh || (known?.found && known.arn === fresh)) ? freshFacts : known!];
+  }));
+  const kmsMode = requirement.kind === 'mode' && KMS_MODES.has(requirement.mode);
+  let evaluation = evaluate({
     ...evaluationBase, keys,
-    ...(requirement.kind === 'mode' && KMS_MODES.has(requirement.mode) ? { policyGrantees: grantsOutsideAccount(current.policy, request.accountId) } : {}),
+    ...(kmsMode && current.policy !== undefined ? { policyGrantees: outsideAccess(current.policy, request.accountId).filter((o) => o.writes).map((o) => o.principal) } : {}),
   });
-  const guardrails: GuardrailResult = requirement.kind === 'mode'
+  // A KMS rewrite must not lock out writers or readers outside the account; until the policy is read, it is withheld.
+  let withholding = false;
+  const needsPolicy = requirement.kind === 'mode' && !requirement.kmsRewriteAccepted && isKmsRewrite(evaluation) && !context.policyRead;
+  if (requirement.kind === 'mode' && !requirement.kmsRewriteAccepted && isKmsRewrite(evaluation)) {
+    const blockers = current.policy === undefined
+      ? [unknownOutsiders(requirement.mode)]
+      : rewriteBlockers(outsideAccess(current.policy, request.accountId), requirement.mode, evaluation.plan?.kmsKeyId);
+    if (blockers.length > 0) {
+      evaluation = withheld(evaluation, blockers);
+      withholding = true;
+    }
+  }
+  const listedInUse = keyInUse(evaluation.plan ?? current.encryption, listedKeyFor(region, config.kmsKeyArns), keys);
+  const guardrailResult: GuardrailResult = requirement.kind === 'mode'
     ? evaluateGuardrails({
       bucket: request.bucket, region, partition: request.partition, mode: requirement.mode, settings: config.guardrails,
-      keyArn: keyInUse(evaluation.plan ?? current.encryption, listedKeyFor(region, config.kmsKeyArns), keys),
-      policy: current.policy, publicAccessBlock: current.publicAccessBlock,
+      keyArn: listedInUse,
+      policy: current.policy, publicAccessBlock: current.publicAccessBlock, website: context.website,
+      ...(aliases !== undefined ? { keyAliases: aliases } : {}), sseCDeny: requirement.sseCDeny === true, sseCAllowed: config.blockSseC === 'allow',
     })
     : { violations: [] };
-  const guardrailViolations = [...guardrails.violations, ...unreadable(config, requirement, current.publicAccessBlock, current.policy)];
+  // A withheld rewrite leaves the bucket exactly as it is: the guardrails are reported, not written.
+  const guardrails: GuardrailResult = withholding ? { violations: guardrailResult.violations } : guardrailResult;
+  const guardrailViolations = [...guardrails.violations, ...unreadable(config, requirement, {
+    publicAccessBlock: current.publicAccessBlock, policy: current.policy, website: context.website, aliases: listedInUse ? aliases : undefined,
+  })];
   const violations = [...evaluation.violations, ...guardrailViolations];
   const plans: Plans = { ...(evaluation.plan ? { encryption: evaluation.plan } : {}), guardrails };
   const writes: BucketSetting[] = [
@@ -152,7 +220,7 @@ const decide = async (context: Context, current: Snapshot, fresh?: string): Prom
     ...(guardrails.policyPlan ? { policyBefore: parsedPolicy(current.policy), policyPlan: guardrails.policyPlan.document } : {}),
     ...(guardrails.publicAccessBlockPlan ? { publicAccessBlockBefore: current.publicAccessBlock ?? null } : {}),
   };
-  return { verdict, violations, plans, writes, planned };
+  return { verdict, violations, plans, writes, planned, ...(needsPolicy ? { needsPolicy: true as const } : {}) };
 };
 
 /**
@@ -160,25 +228,28 @@ const decide = async (context: Context, current: Snapshot, fresh?: string): Prom
  * stops here); a bucket past the threshold is left alone. Only writes that undo the event's own change
  * count against its actor, and one actor's changes within the settle window count once.
  */
-const consultLedger = async (deps: GuardDeps, request: EnforceRequest, at: number, undoes: boolean):
+const consultLedger = async (deps: GuardDeps, request: EnforceRequest, at: number, runId: string, undoes: BucketSetting | undefined):
   Promise<{ duplicate?: true; stop?: Violation; warning?: Violation }> => {
   const { ledger, config: { flap } } = deps;
   if (!ledger) return {};
   const { trigger } = request;
   const outcome = trigger.type === 'event' && trigger.eventId !== undefined
-    ? await ledger.claim(request.bucket, trigger.eventId, at)
+    ? await ledger.claim(request.bucket, trigger.eventId, at, runId)
     : await ledger.recent(request.bucket);
   if (outcome.status === 'duplicate') return { duplicate: true };
   if (outcome.status === 'unavailable') {
     return { warning: { code: 'LEDGER_UNAVAILABLE', severity: 'warning', detail: `the flap ledger could not be used (${outcome.reason}); enforced without flap protection` } };
   }
-  const undoing = undoes && trigger.type === 'event' && trigger.actor ? { actor: trigger.actor, changedAt: changedAt(trigger, at) } : undefined;
-  const state = flapState({ entries: outcome.entries, now: at, windowMs: flap.windowMinutes * 60_000, collapseMs: flap.settleSeconds * 1000, threshold: flap.threshold, ...(undoing ? { undoing } : {}) });
+  const undoing = undoes && trigger.type === 'event' && trigger.actor ? { actor: trigger.actor, changedAt: changedAt(trigger, at), setting: undoes } : undefined;
+  const state = flapState({ entries: outcome.entries, now: at, windowMs: flap.windowMinutes * 60_000, threshold: flap.threshold, ...(undoing ? { undoing } : {}) });
   if (!state.flapping) return {};
+  const who = state.actors.join(', ');
   return {
     stop: {
       code: 'FLAPPING', severity: 'violation',
-      detail: `${state.writes} writes within ${flap.windowMinutes} min undid ${state.fights} separate changes by ${state.actors.join(', ')}; the guard leaves the bucket alone until the window passes — align that automation with the required mode, or exempt the bucket`,
+      detail: undoing
+        ? `within ${flap.windowMinutes} min the guard has undone ${state.rounds - 1} separate changes by ${who} (${state.writes} writes); this change, the ${state.rounds}th, is left as it is until the window passes — align that automation with the required mode, or exempt the bucket`
+        : `within ${flap.windowMinutes} min the guard has undone ${state.rounds} separate changes by ${who} (${state.writes} writes); the bucket is left as it is until the window passes — align that automation with the required mode, or exempt the bucket`,
     },
   };
 };
@@ -221,22 +292,51 @@ export const enforceBucket = async (request: EnforceRequest, deps: GuardDeps): P
   let known = { region: state.region, before: (state.encryption ?? null) as RuleView, ...(requirement.kind === 'mode' ? { mode: requirement.mode, modeSource: requirement.source } : {}) };
   if (requirement.kind === 'exempt') return done({ ...known, verdict: 'EXEMPT', action: 'NONE', exemptReason: requirement.reason, violations: [] });
 
-  // The policy may matter only now that the bucket's own mode is known (a KMS or SSE_C mode tag).
-  const modeNeedsPolicy = requirement.kind === 'mode' && (KMS_MODES.has(requirement.mode) || requirement.mode === 'SSE_C');
-  const context: Context = { request, deps, region: state.region, requirement };
+  // The policy may matter only now that the bucket's own mode is known (an SSE_C mode tag).
+  const modeNeedsPolicy = requirement.kind === 'mode' && requirement.mode === 'SSE_C' && !reads.policy;
+  let context: Context = {
+    request, deps, region: state.region, requirement, website: reads.website ? state.website ?? 'unknown' : false, policyRead: reads.policy || modeNeedsPolicy,
+  };
   let current: Snapshot = { encryption: state.encryption, policy: state.policy, publicAccessBlock: state.publicAccessBlock };
-  let decision: Decision;
-  try {
-    const [first, lateRead] = await Promise.all([
-      modeNeedsPolicy && !reads.policy ? undefined : decide(context, current),
-      modeNeedsPolicy && !reads.policy ? unlessDenied(readPolicy(s3, at)) : undefined,
-    ]);
-    if (lateRead !== undefined) current = { ...current, policy: lateRead };
-    decision = first ?? await decide(context, current);
-  } catch (error) {
-    if (isTransient(error)) throw error;
-    return done({ ...known, verdict: 'ERROR', action: 'FAILED', violations: [failure('FOREIGN_OR_UNUSABLE_KEY', `checking keys failed: ${errorName(error)}`)] });
+  /** The policy, read late (an SSE_C mode tag, or the first KMS rewrite planned); its failures are read failures. */
+  const readLate = async (): Promise<string | null | undefined> => {
+    try {
+      return await unlessDenied(readPolicy(s3, at));
+    } catch (error) {
+      if (isTransient(error)) throw error;
+      throw new LateReadError(error);
+    }
+  };
+  if (modeNeedsPolicy) {
+    try {
+      const policy = await readLate();
+      if (policy !== undefined) current = { ...current, policy };
+    } catch (error) {
+      if (!(error instanceof LateReadError)) throw error;
+      return isNoSuchBucket(error.cause) ? gone('deleted before') : done({ ...known, verdict: 'ERROR', action: 'FAILED', violations: [error.violation()] });
+    }
   }
+
+  /** Decides; the first KMS rewrite planned reads the policy, to find who outside the account it would lock out. */
+  const decideReading = async (fresh?: string): Promise<Decision> => {
+    const decided = await decide(context, current, fresh);
+    if (!decided.needsPolicy) return decided;
+    current = { ...current, policy: await readLate() };
+    context = { ...context, policyRead: true };
+    return decide(context, current, fresh);
+  };
+  const judge = async (fresh?: string): Promise<Decision | Outcome> => {
+    try {
+      return await decideReading(fresh);
+    } catch (error) {
+      if (isTransient(error)) throw error;
+      if (error instanceof LateReadError) return isNoSuchBucket(error.cause) ? gone('deleted before') : done({ ...known, verdict: 'ERROR', action: 'FAILED', violations: [error.violation()] });
+      return done({ ...known, verdict: 'ERROR', action: 'FAILED', violations: [failure('FOREIGN_OR_UNUSABLE_KEY', `checking keys failed: ${errorName(error)}`)] });
+    }
+  };
+  const first = await judge();
+  if ('kind' in first) return first;
+  let decision = first;
 
   // An ERROR means the bucket could not be judged: nothing at all is written to it.
   const verdictOnly = (d: Decision): Outcome | undefined => {
@@ -250,35 +350,34 @@ export const enforceBucket = async (request: EnforceRequest, deps: GuardDeps): P
 
   const trigger = request.trigger;
   const undone = trigger.type === 'event' ? settingChangedBy(trigger.eventName) : undefined;
-  const judge = async (fresh?: string): Promise<Decision | Outcome> => {
-    try {
-      return await decide(context, current, fresh);
-    } catch (error) {
-      if (isTransient(error)) throw error;
-      return done({ ...known, verdict: 'ERROR', action: 'FAILED', violations: [failure('FOREIGN_OR_UNUSABLE_KEY', `checking keys failed: ${errorName(error)}`)] });
-    }
-  };
-  /** Every write of this delivery, over all attempts: the finding reports them all. */
-  const run = { written: [] as BucketSetting[], pending: [] as BucketSetting[], notes: [] as Violation[], fields: {} as Partial<Finding> };
+  const runId = randomUUID(); // this delivery's own claim token
+  /**
+   * Every write of this delivery, over all attempts: the finding reports them all. `refused`: settings the
+   * organisation (or BlockPublicPolicy) refused (write-denials.ts), reported but not failed.
+   */
+  const run = { written: [] as BucketSetting[], refused: [] as BucketSetting[], pending: [] as BucketSetting[], notes: [] as Violation[], fields: {} as Partial<Finding> };
   let found = decision; // the decision that led to the first write: what was wrong
   let ledger: Awaited<ReturnType<typeof consultLedger>> | undefined;
 
   /**
    * The finding after writing: REMEDIATED only when nothing enforced remains unmet in the state as now
-   * known (judged again, no call: the keys are cached); otherwise FAILED, naming what remains.
+   * known (judged again, no call: the keys are cached); otherwise FAILED, naming what remains. What the
+   * organisation refused is reported, not failed: SKIPPED when nothing else was written.
    */
   const complete = async (): Promise<Outcome> => {
     const judged = await judge();
-    const remaining = 'kind' in judged ? [] : judged.violations.filter((v) => v.severity === 'violation');
-    const failed = run.notes.some((v) => v.severity === 'violation');
+    const excused = new Set(run.refused.flatMap((setting) => REFUSED_SETTING_CODES[setting] ?? []));
+    const remaining = 'kind' in judged ? [] : judged.violations.filter((v) => v.severity === 'violation' && !excused.has(v.code));
+    const failed = run.notes.some((v) => v.severity === 'violation' && !excused.has(v.code));
+    const action = failed || remaining.length > 0 ? 'FAILED' : run.written.length > 0 ? 'REMEDIATED' : run.refused.length > 0 ? 'SKIPPED' : 'FAILED';
     const unresolved = [...new Set(remaining.map((v) => v.code))];
     if (deps.ledger && undone && run.written.includes(undone) && trigger.type === 'event' && trigger.actor && trigger.eventId) {
       const at = now();
-      await deps.ledger.recordWrite(request.bucket, { at, eventId: trigger.eventId, actor: trigger.actor, changedAt: changedAt(trigger, at) });
+      await deps.ledger.recordWrite(request.bucket, { at, eventId: trigger.eventId, actor: trigger.actor, changedAt: changedAt(trigger, at), setting: undone });
     }
     const seen = new Set(found.violations.map((v) => `${v.code} ${v.detail}`));
     return done({
-      ...known, verdict: 'NONCOMPLIANT', action: run.written.length === 0 || failed || remaining.length > 0 ? 'FAILED' : 'REMEDIATED',
+      ...known, verdict: 'NONCOMPLIANT', action,
       violations: [...found.violations, ...remaining.filter((v) => !seen.has(`${v.code} ${v.detail}`)), ...run.notes],
       ...found.planned, ...run.fields, ...(unresolved.length > 0 ? { unresolved } : {}),
     }, run.pending.length > 0 ? `the ${run.pending.join(', ')} written is not visible yet` : undefined);
@@ -300,6 +399,10 @@ export const enforceBucket = async (request: EnforceRequest, deps: GuardDeps): P
       const stop = verdictOnly(decision);
       if (stop) return stop;
       found = decision;
+    } else if (decision.verdict === 'ERROR') {
+      // Judged again after a write, the bucket can no longer be judged (another writer put a foreign key
+      // on it, say): nothing more is written; the finding shows what was.
+      return done({ ...known, verdict: 'ERROR', violations: [...decision.violations, ...run.notes], action: 'FAILED', ...found.planned, ...run.fields });
     } else if (decision.writes.length === 0) return complete();
     if (attempt > MAX_ATTEMPTS) {
       if (run.written.length > 0) return complete();
@@ -307,7 +410,7 @@ export const enforceBucket = async (request: EnforceRequest, deps: GuardDeps): P
     }
 
     if (!ledger) {
-      ledger = await consultLedger(deps, request, now(), undone !== undefined && decision.writes.includes(undone));
+      ledger = await consultLedger(deps, request, now(), runId, undone !== undefined && decision.writes.includes(undone) ? undone : undefined);
       if (ledger.warning) run.notes.push(ledger.warning);
     }
     if (ledger.duplicate && trigger.type === 'event' && trigger.eventId) return { kind: 'duplicate', bucket: request.bucket, eventId: trigger.eventId };
@@ -316,6 +419,7 @@ export const enforceBucket = async (request: EnforceRequest, deps: GuardDeps): P
     const applied = await applyPlans(s3, at, decision.plans, current, { ...(deps.sleep ? { sleep: deps.sleep } : {}) });
     if (applied.outcome === 'gone') return gone('deleted while');
     run.written.push(...applied.written);
+    run.refused.push(...applied.refused);
     run.pending.push(...applied.pending);
     run.notes.push(...applied.violations);
     run.fields = { ...run.fields, ...applied.fields };

@@ -4,7 +4,10 @@ import { type AwsClients, type CallCounts, createClients } from './aws-clients';
 import { loadConfig } from './config';
 import type { GuardDeps } from './enforce';
 import { createFlapLedger } from './flap-ledger';
+import { createAliasLookup } from './key-aliases';
 import { createKeyLookup } from './key-lookup';
+import { createHandOff, type HandOff, queueSender } from './reencrypt/handoff';
+import { logger } from './telemetry';
 
 export interface Guard extends GuardDeps {
   /** The guard's own account and partition. */
@@ -18,6 +21,11 @@ export interface Guard extends GuardDeps {
   dynamodb: AwsClients['dynamodb'];
   /** AWS requests made by this container, by operation. */
   calls: CallCounts;
+  /** Hands a compliant bucket to the re-keying queue (lib/reencrypt/); absent when re-keying is off. */
+  handOff?: HandOff;
+  sqs: AwsClients['sqs'];
+  s3control: AwsClients['s3control'];
+  kms: AwsClients['kms'];
 }
 
 export const createGuard = (env: Readonly<Record<string, string | undefined>> = process.env): Guard => {
@@ -28,12 +36,19 @@ export const createGuard = (env: Readonly<Record<string, string | undefined>> = 
     config,
     s3: clients.s3,
     describeKey: createKeyLookup(clients.kms),
+    keyAliases: createAliasLookup(clients.kms),
     identityOf: createIdentityResolver(() => clients.sts(homeRegion)),
     homeRegion,
     lambda: clients.lambda,
     events: clients.events,
     dynamodb: clients.dynamodb,
     calls: clients.calls,
+    sqs: clients.sqs,
+    s3control: clients.s3control,
+    kms: clients.kms,
+    ...(config.reencrypt.objects !== 'off' && env.REENCRYPT_QUEUE_NAME
+      ? { handOff: createHandOff(config, queueSender(() => clients.sqs(homeRegion), env.REENCRYPT_QUEUE_NAME), (message, details) => logger.warn(message, details)) }
+      : {}),
     ...(config.flap.table ? { ledger: createFlapLedger(() => clients.dynamodb(homeRegion), config.flap.table, config.flap.windowMinutes * 60_000) } : {}),
   };
 };

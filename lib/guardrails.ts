@@ -2,23 +2,24 @@
  * Bucket-policy and Block Public Access guardrails, and the policy side of the per-bucket SSE_C mode.
  * Pure: the current policy and Block Public Access configuration in, violations and the exact documents
  * to write out. The guard owns only statements whose Sid starts with `EncryptionGuard`; every other
- * statement is kept exactly as it is, in its place.
+ * statement is kept exactly as it is, in its place. Each statement denies only what it must: README,
+ * "What each statement denies", lists the requests it leaves working, and tests/unit/request-matrix.test.ts
+ * evaluates them against a table of requests.
  */
 import type { Guardrail, GuardrailSetting } from './config';
 import type { Violation, ViolationCode } from './evaluate';
 import { DSSE_KMS, SSE_KMS } from './encryption';
 import { parseKeyArn } from './kms-arn';
-import type { EncryptionMode } from './modes';
+import { type EncryptionMode, SSE_C_DENY_TAG } from './modes';
+import { coverage, type DenyCondition } from './policy/coverage';
+import { bucketArnOf, type ConditionBlock, parsePolicy, type PolicyDocument, same, type Statement } from './policy/document';
+import { publicStatements, statementName } from './policy/public-status';
+
+export type { PolicyDocument, Statement } from './policy/document';
 
 export const GUARD_SID_PREFIX = 'EncryptionGuard';
 /** S3's limit on a bucket policy document. */
 export const POLICY_SIZE_LIMIT = 20 * 1024;
-
-export type Statement = { Sid?: string } & Record<string, unknown>;
-export interface PolicyDocument {
-  Statement: Statement[];
-  [field: string]: unknown;
-}
 
 export interface PublicAccessBlock {
   BlockPublicAcls?: boolean;
@@ -40,11 +41,19 @@ export interface GuardrailInput {
    * that complies through another key (a stronger DSSE rule, say) gets no key statements.
    */
   keyArn?: string;
+  /** The listed key's aliases (names and ARNs), which uploads may name instead of the key; `unknown`: not listable. */
+  keyAliases?: readonly string[] | 'unknown';
   settings: Record<Guardrail, GuardrailSetting>;
   /** The policy text as read; `null`: the bucket has none; `undefined`: not read (nothing asked for it). */
   policy?: string | null;
   /** As read; `null`: none configured; `undefined`: not read. */
   publicAccessBlock?: PublicAccessBlock | null;
+  /** The bucket has a static website configuration; `unknown`: it could not be read. Absent: none. */
+  website?: boolean | 'unknown';
+  /** Tag `encryption-guard:sse-c-deny=true` (mode SSE_C only). */
+  sseCDeny?: boolean;
+  /** BLOCK_SSE_C=allow: SSE-C uploads are wanted, so the key-mode statements do not deny them. */
+  sseCAllowed?: boolean;
 }
 
 export interface GuardrailResult {
@@ -54,10 +63,6 @@ export interface GuardrailResult {
   publicAccessBlockPlan?: Required<PublicAccessBlock>;
 }
 
-/** A fallback only: the partition comes from the guard's own ARN, which knows every partition. */
-const partitionOf = (region: string): string =>
-  region.startsWith('cn-') ? 'aws-cn' : region.startsWith('us-gov-') ? 'aws-us-gov' : 'aws';
-
 /** What one guardrail (or the SSE_C mode) asks of the policy. */
 interface StatementGroup {
   code: ViolationCode;
@@ -66,104 +71,96 @@ interface StatementGroup {
   sids: readonly string[];
   wanted: Statement[];
   setting: GuardrailSetting;
-  /** A statement of someone else's that already does the job. */
-  satisfiedBy?: (statement: Statement) => boolean;
+  /** The condition of a "deny everything when ..." statement: someone else's equivalent one does the job. */
+  denies?: DenyCondition;
+  /** Said instead of the group's own finding whenever the guardrail is on (a website bucket's TLS). */
+  notice?: Violation;
+  /** Its inputs are unknown (a read was denied): the group is neither checked nor changed. */
+  hold?: boolean;
 }
 
-/** Canonical form for comparison: sorted keys, one-element arrays as their element, sorted scalar lists. */
-const canonical = (value: unknown): unknown => {
-  if (Array.isArray(value)) {
-    const items = value.map(canonical);
-    if (items.length === 1) return items[0];
-    return items.every((item) => typeof item !== 'object') ? [...items].sort() : items;
-  }
-  if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.keys(value).sort().map((key) => [key, canonical((value as Record<string, unknown>)[key])]));
-  }
-  return typeof value === 'boolean' ? String(value) : value;
-};
-const same = (a: unknown, b: unknown): boolean => JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
+const sid = (name: string): string => `${GUARD_SID_PREFIX}${name}`;
+const SSE = 's3:x-amz-server-side-encryption';
+const SSE_KEY = 's3:x-amz-server-side-encryption-aws-kms-key-id';
+const SSE_C = 's3:x-amz-server-side-encryption-customer-algorithm';
+/** AWS services delivering as their service principal (logs, replicas) are configured in that service, not by headers. */
+const EXCEPT_AWS_SERVICES: ConditionBlock = { Bool: { 'aws:PrincipalIsAWSService': 'false' } };
+const SECURE_TRANSPORT: DenyCondition = { operator: 'Bool', key: 'aws:SecureTransport', value: 'false', ignoreCase: true };
+const SIGV2: DenyCondition = { operator: 'StringEquals', key: 's3:signatureversion', value: 'AWS', ignoreCase: false };
 
-const isEveryone = (principal: unknown): boolean =>
-  principal === '*' || (typeof principal === 'object' && principal !== null && same((principal as { AWS?: unknown }).AWS, '*'));
+const WEBSITE_DETAIL = 'the bucket hosts a static website: S3 website endpoints answer over HTTP only, so denying aws:SecureTransport=false would '
+  + 'turn every visitor (and any CloudFront origin pointed at the website endpoint) away with 403; TLS is not enforced on it. To require TLS, '
+  + 'serve the site through CloudFront with HTTPS to the bucket\'s REST endpoint and origin access control (OAC), then remove the website configuration';
 
-const deniesAllS3When = (statement: Statement, operator: string, key: string, value: string): boolean => {
-  const conditions = statement.Condition as Record<string, Record<string, unknown>> | undefined;
-  const actions = [statement.Action].flat();
-  return statement.Effect === 'Deny' && isEveryone(statement.Principal)
-    && (actions.includes('s3:*') || actions.includes('*'))
-    && same(conditions?.[operator]?.[key], value);
-};
-
-const statementGroups = (input: GuardrailInput): StatementGroup[] => {
-  const bucketArn = `arn:${input.partition ?? partitionOf(input.region)}:s3:::${input.bucket}`;
+const statementGroups = (input: GuardrailInput, current: PolicyDocument): StatementGroup[] => {
+  const bucketArn = bucketArnOf(input.bucket, input.region, input.partition);
   const objects = `${bucketArn}/*`;
   const everything = [bucketArn, objects];
   const { settings, mode } = input;
-  const denyPut = (sid: string, condition: Record<string, Record<string, unknown>>): Statement =>
-    ({ Sid: `${GUARD_SID_PREFIX}${sid}`, Effect: 'Deny', Principal: '*', Action: 's3:PutObject', Resource: objects, Condition: condition });
+  const denyPut = (name: string, condition: ConditionBlock): Statement =>
+    ({ Sid: sid(name), Effect: 'Deny', Principal: '*', Action: 's3:PutObject', Resource: objects, Condition: condition });
+  const denyAll = (name: string, condition: DenyCondition): Statement =>
+    ({ Sid: sid(name), Effect: 'Deny', Principal: '*', Action: 's3:*', Resource: everything, Condition: { [condition.operator]: { [condition.key]: condition.value } } });
 
+  const keyMode = mode === 'SSE_KMS_CUSTOMER_MANAGED' || mode === 'DSSE_KMS';
   const weaker: Statement[] = [];
   if (mode !== 'SSE_S3' && mode !== 'SSE_C') {
     // Only requests that ask for something are denied: uploads with no encryption header keep working.
     weaker.push(denyPut('DenyWeakerEncryption', {
-      Null: { 's3:x-amz-server-side-encryption': 'false' },
-      StringNotEquals: { 's3:x-amz-server-side-encryption': mode === 'DSSE_KMS' ? [DSSE_KMS] : [SSE_KMS, DSSE_KMS] },
+      Null: { [SSE]: 'false' },
+      StringNotEquals: { [SSE]: mode === 'DSSE_KMS' ? [DSSE_KMS] : [SSE_KMS, DSSE_KMS] },
+      ...EXCEPT_AWS_SERVICES,
     }));
     const key = input.keyArn ? parseKeyArn(input.keyArn) : undefined;
-    if ((mode === 'SSE_KMS_CUSTOMER_MANAGED' || mode === 'DSSE_KMS') && key) {
-      weaker.push(denyPut('DenyOtherKmsKeys', {
-        Null: { 's3:x-amz-server-side-encryption-aws-kms-key-id': 'false' },
-        StringNotEquals: { 's3:x-amz-server-side-encryption-aws-kms-key-id': [key.arn, key.keyId] },
-      }));
+    if (keyMode && key) {
+      // S3 takes the key as ARN, id, alias name or alias ARN (x-amz-server-side-encryption-aws-kms-key-id).
+      const aliases = Array.isArray(input.keyAliases) ? [...input.keyAliases].sort() : [];
+      weaker.push(denyPut('DenyOtherKmsKeys', { Null: { [SSE_KEY]: 'false' }, StringNotEquals: { [SSE_KEY]: [key.arn, key.keyId, ...aliases] }, ...EXCEPT_AWS_SERVICES }));
       // A KMS header without a key id makes S3 use the aws/s3 key, not the bucket's.
-      weaker.push(denyPut('DenyAwsManagedKey', {
-        Null: { 's3:x-amz-server-side-encryption': 'false', 's3:x-amz-server-side-encryption-aws-kms-key-id': 'true' },
-      }));
+      weaker.push(denyPut('DenyAwsManagedKey', { Null: { [SSE]: 'false', [SSE_KEY]: 'true' }, ...EXCEPT_AWS_SERVICES }));
     }
+    // An SSE-C upload carries no x-amz-server-side-encryption header: it would bypass the key rule.
+    if (keyMode && !input.sseCAllowed) weaker.push(denyPut('DenySseC', { Null: { [SSE_C]: 'false' }, ...EXCEPT_AWS_SERVICES }));
   }
 
+  const tlsSid = sid('RequireTls');
+  const website = input.website === true;
   return [
     {
       code: 'TLS_NOT_REQUIRED', detail: 'requests over plain HTTP are not denied', setting: settings.REQUIRE_TLS,
-      sids: [`${GUARD_SID_PREFIX}RequireTls`],
-      wanted: [{ Sid: `${GUARD_SID_PREFIX}RequireTls`, Effect: 'Deny', Principal: '*', Action: 's3:*', Resource: everything, Condition: { Bool: { 'aws:SecureTransport': 'false' } } }],
-      satisfiedBy: (s) => deniesAllS3When(s, 'Bool', 'aws:SecureTransport', 'false'),
+      sids: [tlsSid],
+      wanted: website ? [] : [denyAll('RequireTls', SECURE_TRANSPORT)],
+      ...(website ? {} : { denies: SECURE_TRANSPORT }),
+      ...(website ? {
+        notice: {
+          code: 'TLS_NOT_ENFORCEABLE_WEBSITE', severity: 'warning',
+          detail: `${WEBSITE_DETAIL}${current.Statement.some((s) => s.Sid === tlsSid) ? '; the guard\'s own TLS statement is removed' : ''}`,
+        },
+      } : {}),
+      hold: input.website === 'unknown',
     },
     {
       code: 'SIGV4_NOT_REQUIRED', detail: 'requests signed with Signature Version 2 are not denied', setting: settings.REQUIRE_SIGV4,
-      sids: [`${GUARD_SID_PREFIX}RequireSigV4`],
+      sids: [sid('RequireSigV4')],
       // Denies SigV2 only: anonymous requests carry no signature version and are left to Block Public Access.
-      wanted: [{ Sid: `${GUARD_SID_PREFIX}RequireSigV4`, Effect: 'Deny', Principal: '*', Action: 's3:*', Resource: everything, Condition: { StringEquals: { 's3:signatureversion': 'AWS' } } }],
-      satisfiedBy: (s) => deniesAllS3When(s, 'StringEquals', 's3:signatureversion', 'AWS'),
+      wanted: [denyAll('RequireSigV4', SIGV2)],
+      denies: SIGV2,
     },
     {
-      code: 'WEAKER_UPLOADS_ALLOWED', detail: `uploads may ask for weaker encryption than ${mode} or another key`, setting: settings.DENY_WEAKER_UPLOADS,
-      sids: ['DenyWeakerEncryption', 'DenyOtherKmsKeys', 'DenyAwsManagedKey'].map((sid) => `${GUARD_SID_PREFIX}${sid}`),
+      code: 'WEAKER_UPLOADS_ALLOWED', detail: `uploads may ask for weaker encryption than ${mode}${keyMode ? ', another key, or SSE-C' : ''}`, setting: settings.DENY_WEAKER_UPLOADS,
+      sids: ['DenyWeakerEncryption', 'DenyOtherKmsKeys', 'DenyAwsManagedKey', 'DenySseC'].map(sid),
       wanted: weaker,
+      hold: input.keyAliases === 'unknown' && weaker.some((s) => s.Sid === sid('DenyOtherKmsKeys')),
     },
     {
-      code: 'SSE_C_NOT_REQUIRED', detail: 'uploads without SSE-C are not denied, as mode SSE_C requires', setting: mode === 'SSE_C' ? 'enforce' : 'off',
-      sids: [`${GUARD_SID_PREFIX}RequireSseC`],
-      wanted: mode === 'SSE_C' ? [denyPut('RequireSseC', {
-        Null: { 's3:x-amz-server-side-encryption-customer-algorithm': 'true' },
-        // AWS services that deliver logs or replicas cannot use SSE-C.
-        Bool: { 'aws:PrincipalIsAWSService': 'false' },
-      })] : [],
+      code: 'SSE_C_NOT_REQUIRED',
+      detail: `uploads without SSE-C are not denied, as tag ${SSE_C_DENY_TAG}=true asks; every writer must then send the SSE-C headers on `
+        + 'PutObject, CreateMultipartUpload, UploadPart and CompleteMultipartUpload too (S3 authorises Complete as s3:PutObject)',
+      setting: mode === 'SSE_C' && input.sseCDeny ? 'enforce' : 'off',
+      sids: [sid('RequireSseC')],
+      wanted: [denyPut('RequireSseC', { Null: { [SSE_C]: 'true' }, ...EXCEPT_AWS_SERVICES })],
     },
   ];
-};
-
-const parsePolicy = (text: string): PolicyDocument | undefined => {
-  try {
-    const parsed = JSON.parse(text) as { Statement?: unknown };
-    if (!parsed || typeof parsed !== 'object') return undefined;
-    const statements = parsed.Statement === undefined ? [] : [parsed.Statement].flat();
-    if (!statements.every((s) => s && typeof s === 'object' && !Array.isArray(s))) return undefined;
-    return { ...(parsed as Record<string, unknown>), Statement: statements as Statement[] };
-  } catch {
-    return undefined;
-  }
 };
 
 const isGuards = (statement: Statement): boolean => typeof statement.Sid === 'string' && statement.Sid.startsWith(GUARD_SID_PREFIX);
@@ -194,17 +191,26 @@ export const evaluateGuardrails = (input: GuardrailInput): GuardrailResult => {
 
   // What each Sid the guard owns should become: a statement, removed, or left as it is (report).
   const target = new Map<string, Statement | 'absent'>();
-  for (const group of statementGroups(input)) {
+  const bySid = new Map(current.Statement.filter(isGuards).map((s) => [s.Sid, s]));
+  const foreign = current.Statement.filter((s) => !isGuards(s));
+  const bucketArn = bucketArnOf(input.bucket, input.region, input.partition);
+  for (const group of statementGroups(input, current)) {
     if (group.setting === 'off') {
       for (const sid of group.sids) target.set(sid, 'absent');
       continue;
     }
-    const bySid = new Map(current.Statement.filter(isGuards).map((s) => [s.Sid, s]));
-    const foreign = current.Statement.filter((s) => !isGuards(s));
+    if (group.hold) continue;
+    if (group.notice) violations.push(group.notice);
     const met = group.wanted.every((wanted) => same(bySid.get(wanted.Sid), wanted))
       && group.sids.every((sid) => group.wanted.some((w) => w.Sid === sid) || !bySid.has(sid));
-    const metByOthers = group.satisfiedBy !== undefined && foreign.some(group.satisfiedBy);
-    if (!met && !metByOthers) flag(group.setting, group.code, group.detail);
+    const related = group.denies ? foreign.map((s) => ({ statement: s, coverage: coverage(s, bucketArn, group.denies!) })) : [];
+    const metByOthers = related.some((r) => r.coverage.kind === 'equivalent');
+    if (!met && !metByOthers && !group.notice) {
+      // A narrower statement of someone else's is said for what it is; the guard's own goes beside it.
+      const narrower = related.flatMap((r) => (r.coverage.kind === 'narrower'
+        ? [`statement ${statementName(current, r.statement)} is narrower (${r.coverage.reasons.join('; ')}) and is kept as it is`] : []));
+      flag(group.setting, group.code, [group.detail, ...narrower].join('; '));
+    }
     if (group.setting === 'enforce' && !metByOthers) {
       for (const sid of group.sids) target.set(sid, group.wanted.find((w) => w.Sid === sid) ?? 'absent');
     } else if (group.setting === 'report') {
@@ -233,6 +239,17 @@ export const evaluateGuardrails = (input: GuardrailInput): GuardrailResult => {
   const text = JSON.stringify(document);
   if (Buffer.byteLength(text) > POLICY_SIZE_LIMIT) {
     violations.push({ code: 'POLICY_TOO_LARGE', severity: 'violation', detail: `the merged policy would be ${Buffer.byteLength(text)} bytes, over S3's ${POLICY_SIZE_LIMIT}; not written` });
+    return result;
+  }
+  // BlockPublicPolicy makes S3 reject any public policy, whoever's statement makes it public.
+  const exposing = publicStatements(document);
+  const blockedBy = input.publicAccessBlock?.BlockPublicPolicy === true ? 'is on' : result.publicAccessBlockPlan ? 'is being turned on by the guard' : undefined;
+  if (exposing.length > 0 && blockedBy) {
+    violations.push({
+      code: 'POLICY_PUBLIC_BLOCKED', severity: 'violation',
+      detail: `the bucket policy grants public access (statement ${exposing.map((s) => statementName(document, s)).join(', ')}), and S3 rejects a public policy `
+        + `while BlockPublicPolicy ${blockedBy}: the guard's statements were not written. Narrow those statements to fixed principals or conditions, or remove them`,
+    });
     return result;
   }
   result.policyPlan = { document, text };

@@ -23,6 +23,9 @@ export const COUNT_METRICS = [
   // Buckets the sweep found NONCOMPLIANT: each one a change the event path missed (a lost or late event)
   // or was not allowed to fix.
   'SweepCatches',
+  // Existing objects re-keyed in place, and objects whose re-keying failed (lib/reencrypt/): only with reencryptObjects on.
+  'ObjectsReencrypted',
+  'ObjectReencryptionFailures',
 ] as const;
 export type CountMetric = (typeof COUNT_METRICS)[number];
 
@@ -37,6 +40,9 @@ export type TimingMetric = (typeof TIMING_METRICS)[number];
 
 export const METRIC_NAMES = [...COUNT_METRICS, ...TIMING_METRICS] as const;
 export type MetricName = (typeof METRIC_NAMES)[number];
+
+/** The metrics of re-keying existing objects: on the dashboard only where that is deployed. */
+export const REENCRYPT_METRICS: readonly MetricName[] = ['ObjectsReencrypted', 'ObjectReencryptionFailures'];
 
 /**
  * The dimensions of every metric: Powertools Metrics adds `service` (= POWERTOOLS_SERVICE_NAME) and the

@@ -13,7 +13,7 @@ export const STRENGTH: Record<AccountMode, number> = {
   DSSE_KMS: 4,
 };
 
-/** Modes that encrypt with KMS (the bucket policy is read for the KMS_MAY_BREAK_WRITERS warning). */
+/** Modes that encrypt with KMS (a rewrite to one first checks who outside the account uses the bucket). */
 export const KMS_MODES: ReadonlySet<EncryptionMode> = new Set(['SSE_KMS_AWS_MANAGED', 'SSE_KMS_CUSTOMER_MANAGED', 'DSSE_KMS']);
 
 /** Modes whose compliance depends on a key listed in `KMS_KEY_ARN`. */
@@ -27,6 +27,10 @@ export const isBucketMode = (value: string): value is EncryptionMode =>
 
 /** Tag that sets a bucket's required mode, overriding `ENCRYPTION_MODE`. */
 export const MODE_TAG = 'encryption-guard:mode';
+/** `true`: in mode SSE_C, also deny uploads without SSE-C (opt-in: every client must then resend the SSE-C headers on CompleteMultipartUpload). */
+export const SSE_C_DENY_TAG = 'encryption-guard:sse-c-deny';
+/** `accept`: rewrite to a KMS mode even though the bucket policy lets writers or readers outside the account in. */
+export const KMS_REWRITE_TAG = 'encryption-guard:kms-rewrite';
 
 /** CloudFormation's own tag on every bucket it creates; marks the guard's own buckets. */
 export const STACK_NAME_TAG = 'aws:cloudformation:stack-name';

@@ -23,6 +23,15 @@ export const DEAD_LETTER_QUEUES = [
   { id: 'SweepDeadLetterQueue', label: 'sweep DLQ', alarm: 'sweep-dlq', means: 'sweep runs that failed after Lambda\'s retries, with the state to resume from' },
 ] as const;
 
+/** Deployed only with the reencryptObjects param on (resources/reencrypt.cjs). */
+export const REENCRYPT_FUNCTION = { name: 'reencryptObjects', functionId: 'ReencryptObjectsLambdaFunction', logGroupId: 'ReencryptObjectsLogGroup' } as const;
+export const REENCRYPT_DEAD_LETTER_QUEUE = {
+  id: 'ReencryptDeadLetterQueue', label: 're-keying DLQ', alarm: 'reencrypt-dlq', means: 'bucket listing pages whose re-keying kept failing (throttling, 5xx) after the queue\'s retries',
+} as const;
+
+const functionsOf = (reencrypt: boolean) => (reencrypt ? [...FUNCTIONS, REENCRYPT_FUNCTION] : [...FUNCTIONS]);
+const deadLetterQueuesOf = (reencrypt: boolean) => (reencrypt ? [...DEAD_LETTER_QUEUES, REENCRYPT_DEAD_LETTER_QUEUE] : [...DEAD_LETTER_QUEUES]);
+
 export const DASHBOARD_ID = 'GuardDashboard';
 export const ALARM_TOPIC_ID = 'AlarmTopic';
 export const ALARM_EMAIL_SUBSCRIPTION_ID = 'AlarmEmailSubscription';
@@ -38,6 +47,8 @@ export interface ObservabilityParams {
   exposureAlarmSeconds: string;
   /** The settle delay: every remediation waits at least this long, so the exposure alarm must allow more. */
   settleSeconds: string;
+  /** Re-keying existing objects is deployed (reencryptObjects is not off). */
+  reencrypt?: boolean;
 }
 
 /** A param the user must fix: reported in one line, without a stack trace (resources/observability.cjs). */
@@ -120,7 +131,7 @@ export const EXPOSURE_ALARM_ID = 'ExposureWindowAlarm';
 
 const upperFirst = (text: string): string => text.charAt(0).toUpperCase() + text.slice(1);
 
-export const alarmSpecs = (serviceName: string, exposureAlarmSeconds: number): AlarmSpec[] => [
+export const alarmSpecs = (serviceName: string, exposureAlarmSeconds: number, reencrypt = false): AlarmSpec[] => [
   guardMetricAlarm('RemediationsFailedAlarm', 'remediations-failed', 'RemediationsFailed',
     'The guard could not bring a bucket into line (ERROR verdict or FAILED action). See the dashboard widget "Failures and their reasons".', serviceName),
   guardMetricAlarm('ForeignOrUnusableKeyAlarm', 'foreign-or-unusable-key', 'ForeignOrUnusableKeyBuckets',
@@ -131,12 +142,14 @@ export const alarmSpecs = (serviceName: string, exposureAlarmSeconds: number): A
     statistic: EXPOSURE_PERCENTILES[EXPOSURE_PERCENTILES.length - 1],
     above: exposureAlarmSeconds * 1000,
   },
-  ...DEAD_LETTER_QUEUES.map((queue): AlarmSpec => ({
+  ...(reencrypt ? [guardMetricAlarm('ObjectReencryptionFailuresAlarm', 'object-reencryption-failures', 'ObjectReencryptionFailures',
+    'Objects could not be re-keyed in place (access denied by Object Lock or a key policy, an unusable key, ...). See the findings with message "objects evaluated" and outcome PARTIAL or JOB_FAILED.', serviceName)] : []),
+  ...deadLetterQueuesOf(reencrypt).map((queue): AlarmSpec => ({
     id: `${queue.id}Alarm`, name: queue.alarm, namespace: 'AWS/SQS', metric: 'ApproximateNumberOfMessagesVisible', statistic: 'Maximum',
     description: `A message is waiting in the ${queue.label}: ${queue.means}. Inspect it, then redrive or delete it.`,
     dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [queue.id, 'QueueName'] } }],
   })),
-  ...FUNCTIONS.map((fn): AlarmSpec => ({
+  ...functionsOf(reencrypt).map((fn): AlarmSpec => ({
     id: `${upperFirst(fn.name)}ErrorsAlarm`, name: `${fn.name}-errors`, namespace: 'AWS/Lambda', metric: 'Errors', statistic: 'Sum',
     description: `Function ${fn.name} failed (an unhandled error or a timeout). See the dashboard widget "Operational problems".`,
     dimensions: [{ Name: 'FunctionName', Value: ref(fn.functionId) }],
@@ -150,7 +163,9 @@ export const observabilityResources = (params: ObservabilityParams): Observabili
     throw new ParamError(`alarmEmail (param alarmEmail) must be one email address, got "${alarmEmail}"`);
   }
   const prefix = `${service}-${stage}`;
-  const specs = alarmSpecs(serviceName, exposureAlarmThreshold(params.exposureAlarmSeconds, params.settleSeconds));
+  const reencrypt = params.reencrypt ?? false;
+  const specs = alarmSpecs(serviceName, exposureAlarmThreshold(params.exposureAlarmSeconds, params.settleSeconds), reencrypt);
+  const functions = functionsOf(reencrypt);
 
   const resources: Record<string, CloudFormationResource> = {
     // Alarm notifications carry alarm metadata only. Not KMS-encrypted: CloudWatch cannot publish to a
@@ -168,7 +183,7 @@ export const observabilityResources = (params: ObservabilityParams): Observabili
   }
   for (const spec of specs) resources[spec.id] = alarm(spec, prefix);
 
-  const logGroupNames = FUNCTIONS.map((fn) => ref(fn.logGroupId));
+  const logGroupNames = functions.map((fn) => ref(fn.logGroupId));
   for (const query of SAVED_QUERIES) {
     resources[`${query.id}Query`] = {
       Type: 'AWS::Logs::QueryDefinition',
@@ -181,12 +196,13 @@ export const observabilityResources = (params: ObservabilityParams): Observabili
     title: `${service} — stage ${stage}`,
     region: '${AWS::Region}',
     serviceName,
-    logGroups: FUNCTIONS.map((fn) => `\${${fn.logGroupId}}`),
-    functions: FUNCTIONS.map((fn) => ({ label: fn.name, name: `\${${fn.functionId}}` })),
+    logGroups: functions.map((fn) => `\${${fn.logGroupId}}`),
+    functions: functions.map((fn) => ({ label: fn.name, name: `\${${fn.functionId}}` })),
     settleQueue: { label: SETTLE_QUEUE.label, name: `\${${SETTLE_QUEUE.id}.QueueName}` },
-    deadLetterQueues: DEAD_LETTER_QUEUES.map((queue) => ({ label: queue.label, name: `\${${queue.id}.QueueName}` })),
+    deadLetterQueues: deadLetterQueuesOf(reencrypt).map((queue) => ({ label: queue.label, name: `\${${queue.id}.QueueName}` })),
     alarms: specs.map((spec) => `\${${spec.id}.Arn}`),
     queryFolder: prefix,
+    reencrypt,
   });
   resources[DASHBOARD_ID] = {
     Type: 'AWS::CloudWatch::Dashboard',

@@ -9,3 +9,5 @@ export const stsSdk = (): typeof import('@aws-sdk/client-sts') => require('@aws-
 export const lambdaSdk = (): typeof import('@aws-sdk/client-lambda') => require('@aws-sdk/client-lambda');
 export const eventBridgeSdk = (): typeof import('@aws-sdk/client-eventbridge') => require('@aws-sdk/client-eventbridge');
 export const dynamoDbSdk = (): typeof import('@aws-sdk/client-dynamodb') => require('@aws-sdk/client-dynamodb');
+export const s3ControlSdk = (): typeof import('@aws-sdk/client-s3-control') => require('@aws-sdk/client-s3-control');
+export const sqsSdk = (): typeof import('@aws-sdk/client-sqs') => require('@aws-sdk/client-sqs');

@@ -9,7 +9,7 @@ const requireTs = require('../scripts/require-ts.cjs');
 
 module.exports = async ({ resolveVariable }) => {
   const { observabilityResources, ParamError } = requireTs('lib/observability.ts');
-  const [service, stage, serviceName, alarmEmail, exposureAlarmSeconds, settleSeconds] = await Promise.all([
+  const [service, stage, serviceName, alarmEmail, exposureAlarmSeconds, settleSeconds, reencryptObjects] = await Promise.all([
     resolveVariable('self:service'),
     resolveVariable('sls:stage'),
     // The metrics' `service` dimension is what the functions get as POWERTOOLS_SERVICE_NAME.
@@ -17,11 +17,13 @@ module.exports = async ({ resolveVariable }) => {
     resolveVariable('param:alarmEmail'),
     resolveVariable('param:exposureAlarmSeconds'),
     resolveVariable('param:settleSeconds'),
+    resolveVariable('param:reencryptObjects'),
   ]);
   try {
     return observabilityResources({
       service: String(service), stage: String(stage), serviceName: String(serviceName), alarmEmail: String(alarmEmail ?? ''),
       exposureAlarmSeconds: String(exposureAlarmSeconds), settleSeconds: String(settleSeconds),
+      reencrypt: ['report', 'enforce'].includes(String(reencryptObjects).trim()),
     });
   } catch (error) {
     // serverless prints the stack of what a resolver throws; a wrong param needs only its message.

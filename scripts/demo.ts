@@ -140,6 +140,10 @@ const main = async (): Promise<void> => {
 
     const example = findings.find((f) => f.bucket === 'demo-team-key');
     console.log(`\nEach evaluation is logged as one finding (message "bucket evaluated"), e.g.:\n${JSON.stringify(example, null, 2)}`);
+    // Loaded now, like the handler above: Powertools reads the environment set for the demo.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { demoReencryption } = require('./demo-reencrypt') as typeof import('./demo-reencrypt');
+    await demoReencryption({ ...process.env as Record<string, string>, REENCRYPT_QUEUE_NAME: '' }, 'demo-sse-s3', { org: orgKey, team: teamKey }, keyNames);
 
     // The doctor needs the deployed stack and the account's trail: both made here, on the emulator.
     console.log('\nDeploying the packaged stack to the emulator for the doctor (serverless package, then CloudFormation; about 15 s)…');

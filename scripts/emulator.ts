@@ -2,10 +2,11 @@
  * The local AWS emulator (moto server) on a free loopback port. Started with its PID recorded in
  * `.emulator/moto.pid`, stopped by that PID. By hand: `npm run emulator` (Ctrl-C stops it).
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdirSync, openSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { pythonTools } from './python-env';
 
 export interface Emulator {
   endpoint: string;
@@ -14,7 +15,8 @@ export interface Emulator {
 }
 
 export const STATE_DIR = join(__dirname, '..', '.emulator');
-const PYTHON = process.env.PYTHON ?? 'python3';
+/** The Python that runs moto: PYTHON or python3 if it has requirements-dev.txt's pins, else the project's .venv (made on first use). */
+export const emulatorPython = (): string => pythonTools().python;
 
 /** The log is kept to this size across runs: past it, the next start moves it to moto.log.1 (replacing the older one). */
 export const LOG_ROTATE_BYTES = 5 * 1024 * 1024;
@@ -35,16 +37,7 @@ export const openLog = (dir: string, limit = LOG_ROTATE_BYTES): number => {
   return openSync(path, 'a');
 };
 
-const INSTALL_HINT = 'install the emulator with: python3 -m pip install -r requirements-dev.txt (needs Python 3.9+; moto[server] 5.2.x)';
-
-/** Throws with exactly what to install when Python or moto's server is missing. */
-export const checkEmulatorInstalled = (): void => {
-  const probe = spawnSync(PYTHON, ['-c', 'import moto, moto.server, flask, flask_cors; print(moto.__version__)'], { encoding: 'utf8' });
-  if (probe.error) throw new Error(`${PYTHON} was not found: install Python 3, then ${INSTALL_HINT}`);
-  if (probe.status !== 0) throw new Error(`moto server is not installed for ${PYTHON}: ${INSTALL_HINT}`);
-};
-
-const freePort = (): Promise<number> => new Promise((resolve, reject) => {
+export const freePort = (): Promise<number> => new Promise((resolve, reject) => {
   const server = createServer();
   server.once('error', reject);
   server.listen(0, '127.0.0.1', () => {
@@ -70,13 +63,13 @@ const waitUntilAnswering = async (endpoint: string, exited: () => boolean, timeo
 };
 
 export const startEmulator = async (): Promise<Emulator> => {
-  checkEmulatorInstalled();
+  const python = emulatorPython();
   mkdirSync(STATE_DIR, { recursive: true });
   const port = await freePort();
   const endpoint = `http://127.0.0.1:${port}`;
   const log = openLog(STATE_DIR);
-  const child = spawn(PYTHON, [join(__dirname, 'moto-server.py'), '127.0.0.1', String(port)], { stdio: ['ignore', log, log] });
-  if (child.pid === undefined) throw new Error(`could not start ${PYTHON} scripts/moto-server.py`);
+  const child = spawn(python, [join(__dirname, 'moto-server.py'), '127.0.0.1', String(port)], { stdio: ['ignore', log, log] });
+  if (child.pid === undefined) throw new Error(`could not start ${python} scripts/moto-server.py`);
   const pid = child.pid;
   let exited = false;
   const exit = new Promise<void>((resolve) => child.once('exit', () => { exited = true; resolve(); }));

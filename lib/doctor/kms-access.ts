@@ -8,8 +8,8 @@
  * it (the account root statement) and the simulation allows the action, or when the key policy names the
  * principal. Key policy conditions and grants are not evaluated (a conditioned allow counts as allowing).
  * With aws/s3 the key policy lets every principal of the account use the key through S3, so only an
- * explicit deny breaks a same-account principal; other accounts cannot use aws/s3 at all (the guard's
- * KMS_MAY_BREAK_WRITERS warning names buckets whose policy lets them in).
+ * explicit deny breaks a same-account principal; other accounts cannot use aws/s3 at all (the guard
+ * withholds such a rewrite and names them: KMS_WOULD_BREAK_WRITERS, KMS_WOULD_BREAK_READERS).
  * https://docs.aws.amazon.com/IAM/latest/APIReference/API_SimulatePrincipalPolicy.html
  * https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html
  */
@@ -147,7 +147,7 @@ export const kmsAccessCheck = (input: KmsAccessInput): Check => {
   ].join(', ');
   const key = input.awsManaged ? 'aws/s3' : input.keyArn;
   if (broken.length === 0) {
-    const crossAccount = input.awsManaged ? '; principals of other accounts cannot use aws/s3 at all: see KMS_MAY_BREAK_WRITERS warnings' : '';
+    const crossAccount = input.awsManaged ? '; principals of other accounts cannot use aws/s3 at all: the guard names them per bucket (KMS_WOULD_BREAK_WRITERS, KMS_WOULD_BREAK_READERS)' : '';
     return pass(id, `${users.length} of the principals that write or read the checked buckets can all use ${key} (checked ${scope})${crossAccount}`);
   }
   const names = broken.map((principal) => `${shortName(principal.arn)} (${principal.missing.join(', ')})`);

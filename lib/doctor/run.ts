@@ -16,7 +16,7 @@ import { deadLetterCheck, ruleCheck, settleQueueCheck } from './delivery';
 import { keyCheck } from './keys';
 import { kmsAccessCheck, kmsAccessNotRun, objectsArn, readKeyPolicy as keyPolicyView } from './kms-access';
 import { orgControlsCheck } from './org-controls';
-import { configCheck, DEAD_LETTER_QUEUES, ENFORCE_FUNCTION_ID, RULE_ID, SETTLE_QUEUE_ID, stackCheck, stackName, type StackResources } from './stack';
+import { configCheck, deadLetterQueuesIn, ENFORCE_FUNCTION_ID, SETTLE_QUEUE_MAPPING_ID, RULE_ID, SETTLE_QUEUE_ID, stackCheck, stackName, type StackResources } from './stack';
 import { trailCheck } from './trails';
 
 export interface DoctorOptions {
@@ -87,13 +87,14 @@ const kmsAccess = async (clients: DoctorClients, config: GuardConfig, enforced: 
 /** Checks of the stack's own resources: rule, queues, configuration. */
 const stackChecks = async (clients: DoctorClients, resources: StackResources): Promise<{ checks: Check[]; config?: GuardConfig }> => {
   const physical = (id: string): string => resources.get(id)?.physicalId ?? '';
-  const mapping = [...resources.values()].find((resource) => resource.type === 'AWS::Lambda::EventSourceMapping');
+  const mapping = resources.get(SETTLE_QUEUE_MAPPING_ID) ?? [...resources.values()].find((resource) => resource.type === 'AWS::Lambda::EventSourceMapping');
+  const deadLetterQueues = deadLetterQueuesIn(resources);
   const [environment, settle, rule, mappingState, ...deadLetters] = await Promise.all([
     readEnvironment(clients, physical(ENFORCE_FUNCTION_ID)),
     readQueue(clients, physical(SETTLE_QUEUE_ID)),
     readRule(clients, physical(RULE_ID)),
     mapping ? readMappingState(clients, mapping.physicalId) : { error: 'the stack has no event source mapping' },
-    ...DEAD_LETTER_QUEUES.map((queue) => readQueue(clients, physical(queue.id))),
+    ...deadLetterQueues.map((queue) => readQueue(clients, physical(queue.id))),
   ]);
   const { check: config, config: deployed } = configCheck(environment, clients.region);
   return {
@@ -102,7 +103,7 @@ const stackChecks = async (clients: DoctorClients, resources: StackResources): P
       config,
       ruleCheck(rule, 'error' in settle ? undefined : settle.arn),
       settleQueueCheck(settle, mappingState),
-      ...DEAD_LETTER_QUEUES.map((queue, index) => deadLetterCheck(queue.alarm, queue.label, queue.means, deadLetters[index])),
+      ...deadLetterQueues.map((queue, index) => deadLetterCheck(queue.alarm, queue.label, queue.means, deadLetters[index])),
     ],
   };
 };

@@ -5,7 +5,7 @@
  */
 import { ConfigError, type GuardConfig, loadConfig } from '../config';
 import { KMS_MODES } from '../modes';
-import { DEAD_LETTER_QUEUES, FUNCTIONS, SETTLE_QUEUE } from '../observability';
+import { DEAD_LETTER_QUEUES, FUNCTIONS, REENCRYPT_DEAD_LETTER_QUEUE, SETTLE_QUEUE } from '../observability';
 import { SERVICE_NAME } from '../metric-names';
 import { type Check, fail, pass } from './check';
 
@@ -14,7 +14,13 @@ export const stackName = (stage: string, service = SERVICE_NAME): string => `${s
 export const RULE_ID = 'BucketEventsRule';
 export const SETTLE_QUEUE_ID = SETTLE_QUEUE.id;
 export const ENFORCE_FUNCTION_ID = FUNCTIONS[0].functionId;
+/** serverless's logical id of the settle queue's event source mapping (with re-keying the stack has a second one). */
+export const SETTLE_QUEUE_MAPPING_ID = 'EnforceBucketEventSourceMappingSQSSettleQueue';
 export { DEAD_LETTER_QUEUES };
+
+/** The stack's dead-letter queues: the three of every stack, and re-keying's where that is deployed. */
+export const deadLetterQueuesIn = (resources: StackResources) =>
+  [...DEAD_LETTER_QUEUES, ...(resources.has(REENCRYPT_DEAD_LETTER_QUEUE.id) ? [REENCRYPT_DEAD_LETTER_QUEUE] : [])];
 
 /** A resource of the stack: its type and physical id (a rule's name, a queue's URL, a function's name, ...). */
 export interface StackResource {

@@ -145,22 +145,23 @@ describe('AWS calls per event (only default encryption enforced)', () => {
 
 describe('AWS calls per event with guardrails', () => {
   it.each([
-    ['PUBLIC_ACCESS_BLOCK', 'S3.GetPublicAccessBlock'],
-    ['REQUIRE_TLS', 'S3.GetBucketPolicy'],
-    ['REQUIRE_SIGV4', 'S3.GetBucketPolicy'],
-    ['DENY_WEAKER_UPLOADS', 'S3.GetBucketPolicy'],
-  ])('%s in report adds exactly one read (%s), made together with the others', async (guardrail, read) => {
+    ['PUBLIC_ACCESS_BLOCK', ['S3.GetPublicAccessBlock']],
+    ['REQUIRE_SIGV4', ['S3.GetBucketPolicy']],
+    ['DENY_WEAKER_UPLOADS', ['S3.GetBucketPolicy']],
+    // Whether the bucket is a website decides whether TLS can be required at all.
+    ['REQUIRE_TLS', ['S3.GetBucketPolicy', 'S3.GetBucketWebsite']],
+  ])('%s in report adds exactly its reads, made together with the others', async (guardrail, reads) => {
     const { guard, s3 } = guardWith({ [guardrail]: 'report' });
     const { calls } = await enforce(guard, await compliantBucket('calls-report'));
-    expect(calls).toEqual({ ...READS, [read]: 1 });
-    expect(s3.maxInFlight).toBe(3);
+    expect(calls).toEqual({ ...READS, ...Object.fromEntries(reads.map((read) => [read, 1])) });
+    expect(s3.maxInFlight).toBe(2 + reads.length);
   });
 
-  it('every guardrail in report: one policy read for all of them, four reads together', async () => {
+  it('every guardrail in report: one policy read for all of them, five reads together', async () => {
     const { guard, s3 } = guardWith({ PUBLIC_ACCESS_BLOCK: 'report', REQUIRE_TLS: 'report', REQUIRE_SIGV4: 'report', DENY_WEAKER_UPLOADS: 'report' });
     const { calls } = await enforce(guard, await compliantBucket('calls-all-report'));
-    expect(calls).toEqual({ ...READS, 'S3.GetBucketPolicy': 1, 'S3.GetPublicAccessBlock': 1 });
-    expect(s3.maxInFlight).toBe(4);
+    expect(calls).toEqual({ ...READS, 'S3.GetBucketPolicy': 1, 'S3.GetPublicAccessBlock': 1, 'S3.GetBucketWebsite': 1 });
+    expect(s3.maxInFlight).toBe(5);
   });
 
   it('enforce writes only what differs', async () => {
@@ -169,16 +170,17 @@ describe('AWS calls per event with guardrails', () => {
     // Nothing in place: each write once, each followed by its verifying read; the rule and the policy are
     // also re-read just before they are written (Block Public Access is not: all four on weakens nothing).
     expect((await enforce(guard, bucket)).calls).toEqual({
-      'S3.GetBucketEncryption': 3, 'S3.GetBucketTagging': 1, 'S3.PutBucketEncryption': 1,
+      'S3.GetBucketEncryption': 3, 'S3.GetBucketTagging': 1, 'S3.PutBucketEncryption': 1, 'S3.GetBucketWebsite': 1,
       'S3.GetBucketPolicy': 3, 'S3.PutBucketPolicy': 1, 'S3.GetPublicAccessBlock': 2, 'S3.PutPublicAccessBlock': 1,
     });
     // Everything in place: reads only.
+    const guardrailReads = { 'S3.GetBucketPolicy': 1, 'S3.GetPublicAccessBlock': 1, 'S3.GetBucketWebsite': 1 };
     const { calls, finding } = await enforce(guard, bucket);
     expect(finding).toMatchObject({ verdict: 'COMPLIANT', action: 'NONE' });
-    expect(calls).toEqual({ ...READS, 'S3.GetBucketPolicy': 1, 'S3.GetPublicAccessBlock': 1 });
+    expect(calls).toEqual({ ...READS, ...guardrailReads });
     // Only the encryption rule differs: only it is written.
     await aws.s3.send(new DeleteBucketEncryptionCommand({ Bucket: bucket }));
-    expect((await enforce(guard, bucket)).calls).toEqual({ ...REMEDIATION, 'S3.GetBucketPolicy': 1, 'S3.GetPublicAccessBlock': 1 });
+    expect((await enforce(guard, bucket)).calls).toEqual({ ...REMEDIATION, ...guardrailReads });
   });
 });
 
@@ -191,14 +193,36 @@ describe('AWS calls per event for key checks', () => {
     await aws.createBucket(first, { encryption: onKey });
     await aws.createBucket(second, { encryption: onKey });
     const { guard } = guardWith({ ENCRYPTION_MODE: 'SSE_KMS_CUSTOMER_MANAGED', KMS_KEY_ARN: key });
-    // In a KMS mode the policy is read too (KMS_MAY_BREAK_WRITERS), together with the other reads.
-    const kmsModeReads = { ...READS, 'S3.GetBucketPolicy': 1 };
+    // A compliant bucket costs its two reads in a KMS mode too: the policy matters only to a rewrite.
     const one = await enforce(guard, first);
     expect(one.finding).toMatchObject({ verdict: 'COMPLIANT', action: 'NONE' });
-    expect(one.calls).toEqual({ ...kmsModeReads, 'KMS.DescribeKey': 1, 'KMS.GetKeyRotationStatus': 1 });
+    expect(one.calls).toEqual({ ...READS, 'KMS.DescribeKey': 1, 'KMS.GetKeyRotationStatus': 1 });
     const two = await enforce(guard, second);
     expect(two.finding).toMatchObject({ verdict: 'COMPLIANT', action: 'NONE' });
-    expect(two.calls).toEqual(kmsModeReads);
+    expect(two.calls).toEqual(READS);
+  });
+
+  it('in a KMS mode the policy is read only when a rewrite is planned, after the reads that showed it', async () => {
+    const { guard, s3 } = guardWith({ ENCRYPTION_MODE: 'SSE_KMS_AWS_MANAGED' });
+    const { calls, finding } = await enforce(guard, await compliantBucket('calls-kms-rewrite'));
+    expect(finding).toMatchObject({ verdict: 'NONCOMPLIANT', action: 'REMEDIATED' });
+    expect(calls).toEqual({ ...REMEDIATION, 'S3.GetBucketPolicy': 1 });
+    expect(s3.maxInFlight).toBe(2);
+    // Tagged to accept the rewrite whoever else uses the bucket: no policy read.
+    const accepted = uniqueBucket('calls-kms-rewrite-accepted');
+    await aws.createBucket(accepted, { encryption: AES256, tags: { 'encryption-guard:kms-rewrite': 'accept' } });
+    expect((await enforce(guard, accepted)).calls).toEqual(REMEDIATION);
+  });
+
+  it('the listed key\'s aliases are listed once per container, only while the upload statements may be written', async () => {
+    const key = await aws.createKey();
+    const onKey = { Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms' as const, KMSMasterKeyID: key }, BucketKeyEnabled: true }] };
+    const buckets = [uniqueBucket('calls-alias-1'), uniqueBucket('calls-alias-2')];
+    for (const bucket of buckets) await aws.createBucket(bucket, { encryption: onKey });
+    const { guard } = guardWith({ ENCRYPTION_MODE: 'SSE_KMS_CUSTOMER_MANAGED', KMS_KEY_ARN: key, DENY_WEAKER_UPLOADS: 'report' });
+    const withAliases = { ...READS, 'S3.GetBucketPolicy': 1, 'KMS.DescribeKey': 1, 'KMS.GetKeyRotationStatus': 1, 'KMS.ListAliases': 1 };
+    expect((await enforce(guard, buckets[0])).calls).toEqual(withAliases);
+    expect((await enforce(guard, buckets[1])).calls).toEqual({ ...READS, 'S3.GetBucketPolicy': 1 });
   });
 
   it('a key about to be written is described once more, fresh (no rotation request): the cache never decides a write', async () => {

@@ -11,12 +11,13 @@ import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { cfnLintCommand } from '../../scripts/python-env';
 
 export const SERVICE_DIR = resolve(__dirname, '..', '..');
 export const CLI_TIMEOUT_MS = 180_000;
 
-/** Never copied: dependencies (linked instead), history, build and emulator state, the tests themselves. */
-const NOT_COPIED = new Set(['node_modules', '.git', '.serverless', '.esbuild', '.emulator', 'coverage', 'tests']);
+/** Never copied: dependencies (linked instead), history, build and emulator state, the Python venv, the tests themselves. */
+const NOT_COPIED = new Set(['node_modules', '.git', '.serverless', '.esbuild', '.emulator', '.venv', 'coverage', 'tests']);
 
 export interface StagedService {
   dir: string;
@@ -106,10 +107,11 @@ export const targetOf = (value: unknown): string | undefined => {
 
 export const asArray = <T>(value: T | T[] | undefined): T[] => (value === undefined ? [] : Array.isArray(value) ? value : [value]);
 
-/** cfn-lint on a packaged template: exit status and everything it printed. */
+/** cfn-lint (of the Python the emulator runs on) on a packaged template: exit status and everything it printed. */
 export const cfnLint = (templatePath: string): { status: number | null; output: string } => {
-  const run = spawnSync('cfn-lint', ['--', templatePath], { encoding: 'utf8' });
-  if (run.error) throw new Error(`cfn-lint could not run (${run.error.message}): python3 -m pip install -r requirements-dev.txt`);
+  const { command, args } = cfnLintCommand(['--', templatePath]);
+  const run = spawnSync(command, args, { encoding: 'utf8' });
+  if (run.error) throw new Error(`cfn-lint could not run on ${command}: ${run.error.message}`);
   return { status: run.status, output: `${run.stdout}${run.stderr}` };
 };
 
@@ -130,4 +132,15 @@ export const resourcesOfType = (template: Template, type: string): Array<[string
 export const single = <T>(items: T[], what: string): T => {
   if (items.length !== 1) throw new Error(`expected exactly one ${what}, found ${items.length}`);
   return items[0];
+};
+
+/** Every IAM statement that grants something to a role: its inline policies and the policies attached to it. */
+export const roleStatements = (template: Template, roleId: string): any[] => {
+  const role = template.Resources[roleId];
+  const inline = asArray(role.Properties?.Policies).flatMap((policy: any) => asArray(policy.PolicyDocument?.Statement));
+  const attached = Object.values(template.Resources)
+    .filter((resource) => resource.Type === 'AWS::IAM::Policy' || resource.Type === 'AWS::IAM::ManagedPolicy')
+    .filter((resource) => asArray(resource.Properties?.Roles).some((ref: unknown) => targetOf(ref) === roleId))
+    .flatMap((resource) => asArray(resource.Properties?.PolicyDocument?.Statement));
+  return [...inline, ...attached];
 };

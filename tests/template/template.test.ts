@@ -5,8 +5,8 @@
  * with a message naming the variable, and the optional trail packages and lints.
  */
 import { TRIGGER_EVENT_NAMES } from '../../lib/cloudtrail-event';
-import { DEAD_LETTER_QUEUES, ENFORCE_FUNCTION_ID, RULE_ID, SETTLE_QUEUE_ID } from '../../lib/doctor/stack';
-import { asArray, packageService, type StagedService, stageService, targetOf, type Template, expectLintClean, expectPackaged, resourcesOfType, single } from './serverless-cli';
+import { DEAD_LETTER_QUEUES, ENFORCE_FUNCTION_ID, RULE_ID, SETTLE_QUEUE_ID, SETTLE_QUEUE_MAPPING_ID } from '../../lib/doctor/stack';
+import { asArray, packageService, roleStatements, type StagedService, stageService, targetOf, type Template, expectLintClean, expectPackaged, resourcesOfType, single } from './serverless-cli';
 
 const CLI_TIMEOUT = 180_000;
 const GUARD_ROLE = 'IamRoleLambdaExecution';
@@ -24,17 +24,6 @@ const bucketEventsRule = (template: Template): [string, any] =>
 const enforceFunction = (template: Template): [string, any] =>
   single(resourcesOfType(template, 'AWS::Lambda::Function').filter(([, fn]) => fn.Properties?.Handler === ENFORCE_HANDLER), `function with handler ${ENFORCE_HANDLER}`);
 
-/** Every IAM statement that grants something to the function's role. */
-const roleStatements = (template: Template, roleId: string): any[] => {
-  const role = template.Resources[roleId];
-  const inline = asArray(role.Properties?.Policies).flatMap((policy: any) => asArray(policy.PolicyDocument?.Statement));
-  const attached = Object.values(template.Resources)
-    .filter((resource) => resource.Type === 'AWS::IAM::Policy' || resource.Type === 'AWS::IAM::ManagedPolicy')
-    .filter((resource) => asArray(resource.Properties?.Roles).some((ref: unknown) => targetOf(ref) === roleId))
-    .flatMap((resource) => asArray(resource.Properties?.PolicyDocument?.Statement));
-  return [...inline, ...attached];
-};
-
 const OBJECT_LEVEL_ACTIONS = [
   's3:GetObject', 's3:GetObjectVersion', 's3:GetObjectAcl', 's3:GetObjectAttributes', 's3:GetObjectTagging',
   's3:PutObject', 's3:PutObjectAcl', 's3:PutObjectTagging', 's3:PutObjectRetention', 's3:PutObjectLegalHold',
@@ -48,7 +37,10 @@ const FORBIDDEN_KMS_ACTIONS = [
   'kms:EnableKey', 'kms:CreateKey', 'kms:UpdateAlias', 'kms:CreateAlias',
 ];
  /** Actions without resource-level permissions: IAM accepts only "*" as their resource. */
-const NO_RESOURCE_LEVEL_ACTIONS = ['s3:ListAllMyBuckets'];
+const NO_RESOURCE_LEVEL_ACTIONS = ['s3:ListAllMyBuckets', 'kms:ListAliases'];
+/** KMS statements that name keys (ListAliases names none: it lists the account's aliases, read-only). */
+const keyScoped = (statement: { Action?: string | string[] }): boolean =>
+  asArray<string>(statement.Action).some((action) => action.startsWith('kms:') && !NO_RESOURCE_LEVEL_ACTIONS.includes(action));
 const KEY_ARN = /^arn:(aws[a-z-]*|\$\{AWS::Partition\}):kms:([a-z0-9-]+|\*):(\d{12}|\$\{AWS::AccountId\}):key\/[A-Za-z0-9*-]+$/;
 
 /** A resource entry as text: a literal ARN or the body of a `Fn::Sub`; anything else is shown as JSON. */
@@ -222,12 +214,14 @@ describe('packaged template (serverless package, default params)', () => {
       expect(actions.filter((action) => FORBIDDEN_KMS_ACTIONS.includes(action))).toEqual([]);
     });
 
-    it('scopes every KMS permission to key ARNs (no "*", no aliases)', () => {
-      const kmsResources = statements()
-        .filter((statement) => asArray<string>(statement.Action).some((action) => action.startsWith('kms:')))
-        .flatMap((statement) => asArray(statement.Resource).map(resourceText));
+    it('scopes every KMS permission to key ARNs (no "*", no aliases), but ListAliases, which IAM scopes to "*" only, alone in its statement', () => {
+      const kmsResources = statements().filter(keyScoped).flatMap((statement) => asArray(statement.Resource).map(resourceText));
       expect(kmsResources.length).toBeGreaterThan(0);
       for (const resource of kmsResources) expect(resource).toMatch(KEY_ARN);
+      for (const role of GUARD_ROLES) {
+        const listAliases = roleStatements(template, role).filter((statement) => asArray<string>(statement.Action).includes('kms:ListAliases'));
+        expect(listAliases.map((statement) => [asArray(statement.Action), statement.Resource])).toEqual([[['kms:ListAliases'], '*']]);
+      }
     });
   });
 
@@ -235,7 +229,8 @@ describe('packaged template (serverless package, default params)', () => {
     expect(bucketEventsRule(template)[0]).toBe(RULE_ID);
     expect(enforceFunction(template)[0]).toBe(ENFORCE_FUNCTION_ID);
     for (const id of [SETTLE_QUEUE_ID, ...DEAD_LETTER_QUEUES.map((queue) => queue.id)]) expect(template.Resources[id]?.Type).toBe('AWS::SQS::Queue');
-    expect(resourcesOfType(template, 'AWS::Lambda::EventSourceMapping')).toHaveLength(1);
+    const [mappingId] = single(resourcesOfType(template, 'AWS::Lambda::EventSourceMapping').filter(([, mapping]) => targetOf(mapping.Properties.EventSourceArn) === SETTLE_QUEUE_ID), 'mapping of the settle queue');
+    expect(mappingId).toBe(SETTLE_QUEUE_MAPPING_ID);
   });
 
   it('lets only the sweep read and write its warning memory in the flap-ledger table, in batches', () => {
@@ -246,6 +241,15 @@ describe('packaged template (serverless package, default params)', () => {
 
   it('has no trail unless createTrail=true', () => {
     expect(resourcesOfType(template, 'AWS::CloudTrail::Trail')).toEqual([]);
+  });
+
+  it('deploys nothing of re-keying existing objects while reencryptObjects is off (the default)', () => {
+    expect(Object.keys(template.Resources).filter((id) => /Reencrypt|BatchOperations/.test(id))).toEqual([]);
+    expect(fn().Properties.Environment.Variables).toMatchObject({ REENCRYPT_OBJECTS: 'off', REENCRYPT_QUEUE_NAME: '' });
+    const actions = Object.values(template.Resources).filter((r) => r.Type === 'AWS::IAM::Role' || r.Type === 'AWS::IAM::Policy')
+      .flatMap((r) => [...asArray<any>(r.Properties?.Policies).map((p: any) => p.PolicyDocument), r.Properties?.PolicyDocument].filter(Boolean))
+      .flatMap((doc: any) => asArray<any>(doc.Statement)).flatMap((statement) => asArray<string>(statement.Action));
+    expect(actions.filter((action) => action === 's3:UpdateObjectEncryption' || action === 'iam:PassRole' || action === 's3:CreateJob')).toEqual([]);
   });
 });
 
@@ -279,8 +283,7 @@ describe('packaging with other params', () => {
   it('with a customer managed key lists that key (even of another account) among the keys the role may describe', async () => {
     const key = 'arn:aws:kms:us-east-1:111122223333:key/1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d';
     const { template } = expectPackaged(await packageService(service, { encryptionMode: 'SSE_KMS_CUSTOMER_MANAGED', kmsKeyArn: key }));
-    const kmsResources = GUARD_ROLES.flatMap((role) => roleStatements(template, role))
-      .filter((statement) => asArray<string>(statement.Action).some((action) => action.startsWith('kms:')))
+    const kmsResources = GUARD_ROLES.flatMap((role) => roleStatements(template, role)).filter(keyScoped)
       .flatMap((statement) => asArray(statement.Resource).map(resourceText));
     expect(kmsResources).toContain(key);
     for (const resource of kmsResources) expect(resource).toMatch(KEY_ARN);

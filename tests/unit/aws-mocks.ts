@@ -2,6 +2,7 @@
 import { createClients } from '../../lib/aws-clients';
 import type { GuardConfig } from '../../lib/config';
 import type { Guard } from '../../lib/guard';
+import { createAliasLookup } from '../../lib/key-aliases';
 import { createKeyLookup } from '../../lib/key-lookup';
 import { REGION } from './fixtures';
 
@@ -15,12 +16,16 @@ export const testGuard = (config: GuardConfig): Guard => {
     config,
     s3: clients.s3,
     describeKey: createKeyLookup(clients.kms),
+    keyAliases: createAliasLookup(clients.kms),
     identityOf: async (context) => ({ accountId: context?.invokedFunctionArn?.split(':')[4] ?? 'unknown', partition: context?.invokedFunctionArn?.split(':')[1] ?? 'aws' }),
     homeRegion: REGION,
     lambda: clients.lambda,
     events: clients.events,
     dynamodb: clients.dynamodb,
     calls: clients.calls,
+    sqs: clients.sqs,
+    s3control: clients.s3control,
+    kms: clients.kms,
     // Verifying reads do not wait between attempts in unit specifications.
     sleep: async () => undefined,
   };

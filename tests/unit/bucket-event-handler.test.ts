@@ -4,6 +4,7 @@ import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { createBucketEventHandler } from '../../handlers/bucket-event';
 import type { Finding } from '../../lib/finding';
+import type { FlapLedger } from '../../lib/flap-ledger';
 import { createGuard, type Guard } from '../../lib/guard';
 import type { FindingSink } from '../../lib/telemetry';
 import { testGuard, s3Error } from './aws-mocks';
@@ -90,6 +91,37 @@ describe('enforceBucket handler', () => {
     await createBucketEventHandler(guard(), sink)(event, context);
     expect(findings).toHaveLength(1);
     expect(s3.commandCalls(GetBucketEncryptionCommand)).toHaveLength(1);
+  });
+
+  it('a record whose shared evaluation was another delivery\'s duplicate gets its own evaluation when its event differs', async () => {
+    let written = false;
+    s3.on(GetBucketEncryptionCommand).callsFake(async () => {
+      if (!written) throw s3Error('ServerSideEncryptionConfigurationNotFoundError', 404);
+      return { ServerSideEncryptionConfiguration: { Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] } };
+    });
+    s3.on(PutBucketEncryptionCommand).callsFake(async () => { written = true; return {}; });
+    const claimed: string[] = [];
+    const ledger: FlapLedger = {
+      // evt-dup is being handled by another container; evt-later is this batch's own.
+      claim: async (_bucket, eventId) => { claimed.push(eventId); return eventId === 'evt-dup' ? { status: 'duplicate' } : { status: 'claimed', entries: [] }; },
+      recent: async () => ({ status: 'read', entries: [] }),
+      recordWrite: async () => undefined,
+    };
+    const { sink, findings } = recorder();
+    const event: SQSEvent = { Records: [
+      record('m1', JSON.stringify(cloudTrailEvent('app-data', { eventID: 'evt-dup', eventName: 'PutBucketEncryption' }))),
+      record('m2', JSON.stringify(cloudTrailEvent('app-data', { eventID: 'evt-later', eventName: 'DeleteBucketEncryption' }))),
+    ] };
+    await expect(createBucketEventHandler({ ...guard(), ledger }, sink)(event, context)).resolves.toEqual({ batchItemFailures: [] });
+    expect(claimed).toEqual(['evt-dup', 'evt-later']);
+    expect(findings).toEqual([expect.objectContaining({ action: 'REMEDIATED', trigger: expect.objectContaining({ eventId: 'evt-later' }) })]);
+  });
+
+  it('a fault of the guard itself (not AWS\'s) fails the invocation: the Errors alarm, not a quiet retry', async () => {
+    const { sink } = recorder();
+    const broken: FindingSink = { ...sink, finding: () => { throw new TypeError('a bug'); } };
+    const event: SQSEvent = { Records: [record('m1', JSON.stringify(cloudTrailEvent('a-bucket')))] };
+    await expect(createBucketEventHandler(guard(), broken)(event, context)).rejects.toThrow('a bug');
   });
 
   it('takes the account and partition from the Lambda context, and asks STS once only when there is none', async () => {

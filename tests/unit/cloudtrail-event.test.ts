@@ -42,6 +42,8 @@ const POSITIVES = [
   { file: 'delete-bucket-policy.json', eventName: 'DeleteBucketPolicy', bucket: 'example-shared-reports', actor: `arn:aws:sts::${ACCOUNT}:assumed-role/AWSReservedSSO_AdministratorAccess_0a1b2c3d4e5f6a7b/jane.doe@example.com` },
   { file: 'put-public-access-block.json', eventName: 'PutBucketPublicAccessBlock', bucket: 'example-static-site', actor: `arn:aws:sts::${ACCOUNT}:assumed-role/AWSReservedSSO_AdministratorAccess_0a1b2c3d4e5f6a7b/jane.doe@example.com` },
   { file: 'delete-public-access-block.json', eventName: 'DeleteBucketPublicAccessBlock', bucket: 'example-static-site', actor: `arn:aws:sts::${ACCOUNT}:assumed-role/AWSReservedSSO_AdministratorAccess_0a1b2c3d4e5f6a7b/jane.doe@example.com` },
+  { file: 'put-bucket-website.json', eventName: 'PutBucketWebsite', bucket: 'example-static-site', actor: `arn:aws:sts::${ACCOUNT}:assumed-role/AWSReservedSSO_AdministratorAccess_0a1b2c3d4e5f6a7b/jane.doe@example.com` },
+  { file: 'delete-bucket-website.json', eventName: 'DeleteBucketWebsite', bucket: 'example-static-site', actor: `arn:aws:sts::${ACCOUNT}:assumed-role/AWSReservedSSO_AdministratorAccess_0a1b2c3d4e5f6a7b/jane.doe@example.com` },
 ] as const;
 
 /** Samples the guard must ignore (before any AWS call), and why. */
@@ -182,8 +184,8 @@ describe('malformed input never throws and never names a bucket', () => {
 
   it('acts on exactly the calls of TRIGGER_EVENT_NAMES', () => {
     expect([...TRIGGER_EVENT_NAMES].sort()).toEqual([
-      'CreateBucket', 'DeleteBucketEncryption', 'DeleteBucketPolicy', 'DeleteBucketPublicAccessBlock', 'DeleteBucketTagging',
-      'PutBucketEncryption', 'PutBucketPolicy', 'PutBucketPublicAccessBlock', 'PutBucketTagging', 'TagResource', 'UntagResource',
+      'CreateBucket', 'DeleteBucketEncryption', 'DeleteBucketPolicy', 'DeleteBucketPublicAccessBlock', 'DeleteBucketTagging', 'DeleteBucketWebsite',
+      'PutBucketEncryption', 'PutBucketPolicy', 'PutBucketPublicAccessBlock', 'PutBucketTagging', 'PutBucketWebsite', 'TagResource', 'UntagResource',
     ]);
   });
 
@@ -242,7 +244,7 @@ describe('malformed input never throws and never names a bucket', () => {
       expect(parse(event)).toMatchObject({ ok: true, trigger: { region: 'ap-southeast-2' } });
     });
 
-    it.each(['us-gov-west-1', 'eu-central-2', 'ap-southeast-5', 'il-central-1'])('accepts %s', (region) => {
+    it.each(['us-gov-west-1', 'eu-central-2', 'ap-southeast-5', 'il-central-1', 'eusc-de-east-1', 'us-isob-east-1'])('accepts %s', (region) => {
       const event = variant('create-bucket.json', (e) => { e.detail.awsRegion = region; });
       expect(parse(event)).toMatchObject({ ok: true, trigger: { region } });
     });
@@ -473,7 +475,7 @@ describe('malformed input never throws and never names a bucket', () => {
         const result = parse(event);
         if (result.ok) {
           expect(bucketNameProblem(result.trigger.bucket, result.trigger.region)).toBeUndefined();
-          expect(result.trigger.region).toMatch(/^[a-z]{2}(-[a-z]+)+-\d{1,2}$/);
+          expect(result.trigger.region).toMatch(/^[a-z]{2,4}(-[a-z]+)+-\d{1,2}$/);
         } else {
           expect(typeof result.reason).toBe('string');
         }

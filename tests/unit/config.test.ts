@@ -18,7 +18,8 @@ describe('configuration', () => {
       exemptTag: 'encryption-guard:exempt', exemptBuckets: [],
       sweep: { pageSize: 1000, concurrency: 16, maxHops: 50, logCompliant: false },
       guardrails: { PUBLIC_ACCESS_BLOCK: 'report', REQUIRE_TLS: 'report', REQUIRE_SIGV4: 'off', DENY_WEAKER_UPLOADS: 'report' },
-      flap: { threshold: 3, windowMinutes: 60, settleSeconds: 60 },
+      flap: { threshold: 3, windowMinutes: 60 },
+      reencrypt: { objects: 'off', inlineMaxObjects: 10_000, versions: 'current' },
     });
   });
 
@@ -33,12 +34,14 @@ describe('configuration', () => {
       SWEEP_PAGE_SIZE: '500', SWEEP_CONCURRENCY: '8', SWEEP_MAX_HOPS: '20', SWEEP_LOG_COMPLIANT: 'true',
       PUBLIC_ACCESS_BLOCK: 'enforce', REQUIRE_TLS: 'off', REQUIRE_SIGV4: 'enforce', DENY_WEAKER_UPLOADS: 'report',
       FLAP_TABLE: 'guard-ledger', FLAP_THRESHOLD: '5', FLAP_WINDOW_MINUTES: '30',
+      REENCRYPT_OBJECTS: 'enforce', REENCRYPT_INLINE_MAX_OBJECTS: '500', REENCRYPT_VERSIONS: 'all',
     })).toEqual({
       mode: 'SSE_KMS_CUSTOMER_MANAGED', kmsKeyArns: [KEYS.listed, KEYS.listedWest], bucketKeyEnabled: false, blockSseC: 'block',
       dryRun: true, exemptTag: 'security:skip', exemptBuckets: ['logs-*', 'exact-name'], stackName: 'guard-prod',
       sweep: { pageSize: 500, concurrency: 8, maxHops: 20, logCompliant: true },
       guardrails: { PUBLIC_ACCESS_BLOCK: 'enforce', REQUIRE_TLS: 'off', REQUIRE_SIGV4: 'enforce', DENY_WEAKER_UPLOADS: 'report' },
-      flap: { table: 'guard-ledger', threshold: 5, windowMinutes: 30, settleSeconds: 60 },
+      flap: { table: 'guard-ledger', threshold: 5, windowMinutes: 30 },
+      reencrypt: { objects: 'enforce', inlineMaxObjects: 500, versions: 'all' },
     });
   });
 
@@ -62,6 +65,9 @@ describe('configuration', () => {
     [{ SWEEP_LOG_COMPLIANT: 'yes' }, /SWEEP_LOG_COMPLIANT .*"true" or "false"/],
     [{ REQUIRE_TLS: 'on' }, /REQUIRE_TLS \(param requireTls\) must be one of enforce, report, off, got "on"/],
     [{ PUBLIC_ACCESS_BLOCK: 'ENFORCE' }, /PUBLIC_ACCESS_BLOCK \(param publicAccessBlock\) must be one of/],
+    [{ REENCRYPT_OBJECTS: 'on' }, /REENCRYPT_OBJECTS \(param reencryptObjects\) must be one of off, report, enforce, got "on"/],
+    [{ REENCRYPT_INLINE_MAX_OBJECTS: '0' }, /REENCRYPT_INLINE_MAX_OBJECTS \(param reencryptInlineMaxObjects\) must be a whole number/],
+    [{ REENCRYPT_VERSIONS: 'noncurrent' }, /REENCRYPT_VERSIONS \(param reencryptVersions\) must be one of current, all/],
   ])('rejects %j with a message naming the setting', (env, message) => {
     expect(problemsOf(env)).toMatch(message);
   });

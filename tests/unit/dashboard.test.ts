@@ -9,6 +9,7 @@ import { dashboardBody, type DashboardRefs, field, FINDING_KEY, guardMetric, log
 import type { Finding } from '../../lib/finding';
 import { FINDING_MESSAGE } from '../../lib/finding';
 import { COUNT_METRICS, METRIC_DIMENSIONS, METRIC_NAMES, METRICS_NAMESPACE, metrics, metricsFor, SERVICE_NAME, createTelemetrySink, TIMING_METRICS } from '../../lib/telemetry';
+import { REENCRYPT_METRICS } from '../../lib/metric-names';
 import { captureLogLines, fieldsOfQuery, type LogLine, missingFields, SAMPLE_FINDINGS } from '../finding-log-lines';
 
 const REFS: DashboardRefs = {
@@ -106,7 +107,7 @@ describe('the dashboard body', () => {
 
   it('has one metric widget per guard metric, naming the namespace, the metric and exactly its dimensions', () => {
     const guardWidgets = ofType('metric').filter((widget) => rows(widget).some((row) => row[0] === METRICS_NAMESPACE));
-    expect(guardWidgets.map((widget) => rows(widget)[0][1]).sort()).toEqual([...METRIC_NAMES].sort());
+    expect(guardWidgets.map((widget) => rows(widget)[0][1]).sort()).toEqual(METRIC_NAMES.filter((name) => !REENCRYPT_METRICS.includes(name)).sort());
     for (const row of guardWidgets.flatMap(rows)) {
       expect(row.slice(0, 4)).toEqual(guardMetric(row[1] as (typeof METRIC_NAMES)[number], REFS.serviceName));
       expect(row.slice(2, 4)).toEqual(['service', 's3-encryption-guard']);
@@ -115,12 +116,19 @@ describe('the dashboard body', () => {
 
   it('sums the counts, and shows the exposure figures as p50, p90 and p99 with the sweep\'s catches beside them', () => {
     const widgetOf = (name: string) => ofType('metric').find((widget) => rows(widget)[0][1] === name)!;
-    for (const name of COUNT_METRICS) expect(widgetOf(name).properties.stat).toBe('Sum');
+    for (const name of COUNT_METRICS.filter((count) => !REENCRYPT_METRICS.includes(count))) expect(widgetOf(name).properties.stat).toBe('Sum');
     for (const name of TIMING_METRICS) {
       expect(rows(widgetOf(name)).map((row) => row[4])).toEqual([{ stat: 'p50', label: 'p50' }, { stat: 'p90', label: 'p90' }, { stat: 'p99', label: 'p99' }]);
     }
     const exposureRow = new Set([...TIMING_METRICS, 'SweepCatches'].map((name) => widgetOf(name).y));
     expect(exposureRow.size).toBe(1);
+  });
+
+  it('charts the re-keying metrics only where re-keying is deployed (reencryptObjects not off)', () => {
+    const names = (refs: typeof REFS) => dashboardBody(refs).widgets.filter((w) => w.type === 'metric')
+      .flatMap((w) => (w.properties.metrics as unknown[][])).filter((row) => row[0] === METRICS_NAMESPACE).map((row) => row[1]);
+    expect([...new Set(names({ ...REFS, reencrypt: true }))].sort()).toEqual([...METRIC_NAMES].sort());
+    expect(names(REFS)).not.toContain('ObjectsReencrypted');
   });
 
   it('queries the given log groups in every log widget, with the saved queries', () => {

@@ -228,18 +228,20 @@ describe('runDoctor against a mocked account', () => {
   const options: DoctorOptions = { stage: 'prod', maxBuckets: 20, maxPrincipals: 100 };
   const WRITER = `arn:aws:iam::${ACCOUNT}:role/app-writer`;
 
+  /** The deployed stack's resources, as CloudFormation lists them. */
+  const stackResources = (...more: string[][]) => [
+    ['BucketEventsRule', 'AWS::Events::Rule', 'guard-BucketEventsRule-X'],
+    ['EnforceBucketLambdaFunction', 'AWS::Lambda::Function', 's3-encryption-guard-prod-enforceBucket'],
+    ['EnforceBucketEventSourceMappingSQSSettleQueue', 'AWS::Lambda::EventSourceMapping', 'uuid-1'],
+    ...['SettleQueue', 'SettleDeadLetterQueue', 'DeliveryDeadLetterQueue', 'SweepDeadLetterQueue'].map((id) => [id, 'AWS::SQS::Queue', queueUrl(id)]),
+    ...more,
+  ].map(([LogicalResourceId, ResourceType, PhysicalResourceId]) => ({ LogicalResourceId, ResourceType, PhysicalResourceId, ResourceStatus: 'CREATE_COMPLETE' as const, LastUpdatedTimestamp: new Date() }));
+
   /** A healthy deployment in KMS mode: every read answers, one writer role has the key. */
   beforeEach(() => {
     for (const mock of Object.values(mocks)) mock.reset();
     mocks.sts.on(GetCallerIdentityCommand).resolves({ Account: ACCOUNT });
-    mocks.cloudformation.on(ListStackResourcesCommand, { StackName: 's3-encryption-guard-prod' }).resolves({
-      StackResourceSummaries: [
-        ['BucketEventsRule', 'AWS::Events::Rule', 'guard-BucketEventsRule-X'],
-        ['EnforceBucketLambdaFunction', 'AWS::Lambda::Function', 's3-encryption-guard-prod-enforceBucket'],
-        ['EnforceBucketEventSourceMappingSQSSettleQueue', 'AWS::Lambda::EventSourceMapping', 'uuid-1'],
-        ...['SettleQueue', 'SettleDeadLetterQueue', 'DeliveryDeadLetterQueue', 'SweepDeadLetterQueue'].map((id) => [id, 'AWS::SQS::Queue', queueUrl(id)]),
-      ].map(([LogicalResourceId, ResourceType, PhysicalResourceId]) => ({ LogicalResourceId, ResourceType, PhysicalResourceId, ResourceStatus: 'CREATE_COMPLETE', LastUpdatedTimestamp: new Date() })),
-    });
+    mocks.cloudformation.on(ListStackResourcesCommand, { StackName: 's3-encryption-guard-prod' }).resolves({ StackResourceSummaries: stackResources() });
     mocks.lambda.on(GetFunctionConfigurationCommand).resolves({ Environment: { Variables: { ENCRYPTION_MODE: 'SSE_KMS_CUSTOMER_MANAGED', KMS_KEY_ARN: KEY, REQUIRE_TLS: 'enforce' } } });
     mocks.lambda.on(GetEventSourceMappingCommand).resolves({ State: 'Enabled' });
     mocks.sqs.on(GetQueueAttributesCommand).callsFake(async ({ QueueUrl }) => ({
@@ -341,6 +343,11 @@ describe('runDoctor against a mocked account', () => {
     expect(byId['sweep-dlq']).toMatchObject({ status: 'FAIL', detail: expect.stringMatching(/^2 messages in the sweep DLQ \(oldest 2\.0 h old\)/) });
     expect(mocks.cloudwatch.commandCalls(GetMetricDataCommand)[0].args[0].input.MetricDataQueries?.[0].MetricStat?.Metric?.Dimensions).toEqual([{ Name: 'QueueName', Value: 'guard-SweepDeadLetterQueue' }]);
     expect(exitCodeOf(report.checks)).toBe(1);
+  });
+
+  it('checks re-keying\'s dead-letter queue too where re-keying is deployed', async () => {
+    mocks.cloudformation.on(ListStackResourcesCommand).resolves({ StackResourceSummaries: stackResources(['ReencryptDeadLetterQueue', 'AWS::SQS::Queue', queueUrl('ReencryptDeadLetterQueue')]) });
+    expect((await run()).byId['reencrypt-dlq']).toMatchObject({ status: 'PASS', detail: 'the re-keying DLQ is empty' });
   });
 
   it('fails the stack check, and still checks the trail and the organisation, when the stack is not deployed', async () => {

@@ -1,8 +1,8 @@
 import {
-  DeleteBucketPolicyCommand, GetBucketEncryptionCommand, GetBucketPolicyCommand, GetBucketTaggingCommand, GetPublicAccessBlockCommand,
+  DeleteBucketPolicyCommand, GetBucketEncryptionCommand, GetBucketPolicyCommand, GetBucketTaggingCommand, GetBucketWebsiteCommand, GetPublicAccessBlockCommand,
   PutBucketEncryptionCommand, PutBucketPolicyCommand, PutPublicAccessBlockCommand, S3Client,
 } from '@aws-sdk/client-s3';
-import { DescribeKeyCommand, GetKeyRotationStatusCommand, KMSClient } from '@aws-sdk/client-kms';
+import { DescribeKeyCommand, GetKeyRotationStatusCommand, KMSClient, ListAliasesCommand } from '@aws-sdk/client-kms';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { GuardConfig } from '../../lib/config';
 import { fromS3, toS3 } from '../../lib/encryption';
@@ -17,7 +17,7 @@ const POLICY = JSON.stringify({ Version: '2012-10-17', Statement: [FOREIGN] });
 const DEFAULTS: GuardConfig['guardrails'] = { PUBLIC_ACCESS_BLOCK: 'report', REQUIRE_TLS: 'report', REQUIRE_SIGV4: 'off', DENY_WEAKER_UPLOADS: 'report' };
 
 /** An S3 bucket whose policy and Block Public Access the mocks keep, so writes can be read back. */
-const bucket = (state: { tags?: Record<string, string>; policy?: string; blocked?: boolean; encryption?: Parameters<typeof toS3>[0] } = {}) => {
+const bucket = (state: { tags?: Record<string, string>; policy?: string; blocked?: boolean; encryption?: Parameters<typeof toS3>[0]; website?: boolean } = {}) => {
   let policy = state.policy;
   let publicAccessBlock = state.blocked ? { BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true } : undefined;
   let encryption = state.encryption ?? { algorithm: 'AES256' };
@@ -38,6 +38,8 @@ const bucket = (state: { tags?: Record<string, string>; policy?: string; blocked
     return { PublicAccessBlockConfiguration: publicAccessBlock };
   });
   s3.on(PutPublicAccessBlockCommand).callsFake(async (input) => { publicAccessBlock = input.PublicAccessBlockConfiguration as typeof publicAccessBlock; return {}; });
+  if (state.website) s3.on(GetBucketWebsiteCommand).resolves({ IndexDocument: { Suffix: 'index.html' } });
+  else s3.on(GetBucketWebsiteCommand).rejects(s3Error('NoSuchWebsiteConfiguration', 404));
   return { policy: () => policy };
 };
 const kms = mockClient(KMSClient);
@@ -46,6 +48,7 @@ const mockKey = () => {
   kms.reset();
   kms.on(DescribeKeyCommand).callsFake(async ({ KeyId }) => ({ KeyMetadata: { KeyId, Arn: KeyId, AWSAccountId: ACCOUNT, KeyState: 'Enabled', KeySpec: 'SYMMETRIC_DEFAULT', KeyUsage: 'ENCRYPT_DECRYPT', KeyManager: 'CUSTOMER' } }));
   kms.on(GetKeyRotationStatusCommand).resolves({ KeyRotationEnabled: true });
+  kms.on(ListAliasesCommand).resolves({ Aliases: [{ AliasName: 'alias/app-data', AliasArn: `arn:aws:kms:${REGION}:${ACCOUNT}:alias/app-data` }] });
 };
 const operations = () => s3.calls().map((call) => call.args[0].constructor.name.replace(/Command$/, ''));
 
@@ -55,7 +58,7 @@ describe('enforceBucket with guardrails', () => {
   it('with default settings reads the policy and Block Public Access in parallel, reports, and writes nothing', async () => {
     bucket({ policy: POLICY });
     const finding = findingOf(await enforceBucket(request, testGuard(config({ guardrails: DEFAULTS }))));
-    expect(operations().sort()).toEqual(['GetBucketEncryption', 'GetBucketPolicy', 'GetBucketTagging', 'GetPublicAccessBlock']);
+    expect(operations().sort()).toEqual(['GetBucketEncryption', 'GetBucketPolicy', 'GetBucketTagging', 'GetBucketWebsite', 'GetPublicAccessBlock']);
     expect(finding).toMatchObject({ verdict: 'COMPLIANT', action: 'NONE' });
     expect(finding.violations.map((v) => `${v.code}:${v.severity}`)).toEqual(['PUBLIC_ACCESS_NOT_BLOCKED:warning', 'TLS_NOT_REQUIRED:warning']);
   });
@@ -137,13 +140,32 @@ describe('enforceBucket with guardrails', () => {
     expect(finding).toMatchObject({ action: 'REMEDIATED', policyAfter: null });
   });
 
-  it('puts a bucket tagged SSE_C in SSE_C mode: SSE-C unblocked and the SSE-C statement added, reading the policy only then', async () => {
+  it('puts a bucket tagged SSE_C in SSE_C mode by unblocking SSE-C, and adds no deny by default (multipart Complete keeps working)', async () => {
     const state = bucket({ tags: { 'encryption-guard:mode': 'SSE_C' }, encryption: { algorithm: 'AES256', blockedEncryptionTypes: ['SSE-C'] } });
     const finding = findingOf(await enforceBucket(request, testGuard(config())));
     expect(finding).toMatchObject({ mode: 'SSE_C', modeSource: 'tag', verdict: 'NONCOMPLIANT', action: 'REMEDIATED' });
-    expect(finding.violations.map((v) => v.code)).toEqual(['SSE_C_BLOCKED', 'SSE_C_NOT_REQUIRED']);
+    expect(finding.violations.map((v) => v.code)).toEqual(['SSE_C_BLOCKED']);
     expect(s3.commandCalls(PutBucketEncryptionCommand)[0].args[0].input.ServerSideEncryptionConfiguration?.Rules?.[0].BlockedEncryptionTypes).toEqual({ EncryptionType: ['NONE'] });
+    expect(state.policy()).toBeUndefined();
+  });
+
+  it('adds the SSE-C deny to a bucket also tagged encryption-guard:sse-c-deny=true, reading the policy only then', async () => {
+    const state = bucket({ tags: { 'encryption-guard:mode': 'SSE_C', 'encryption-guard:sse-c-deny': 'true' } });
+    const finding = findingOf(await enforceBucket(request, testGuard(config())));
+    expect(finding.violations.map((v) => v.code)).toEqual(['SSE_C_NOT_REQUIRED']);
+    expect(finding.violations[0].detail).toMatch(/CompleteMultipartUpload/);
     expect(JSON.parse(state.policy()!).Statement).toEqual([expect.objectContaining({ Sid: 'EncryptionGuardRequireSseC' })]);
+  });
+
+  it('allows the listed key\'s aliases in DenyOtherKmsKeys, listed once per container', async () => {
+    const state = bucket({ encryption: { algorithm: 'aws:kms', kmsKeyId: KEYS.listed, bucketKeyEnabled: true } });
+    mockKey();
+    const guard = testGuard(config({ mode: 'SSE_KMS_CUSTOMER_MANAGED', kmsKeyArns: [KEYS.listed], guardrails: { ...DEFAULTS, PUBLIC_ACCESS_BLOCK: 'off', REQUIRE_TLS: 'off', DENY_WEAKER_UPLOADS: 'enforce' } }));
+    await enforceBucket(request, guard);
+    const otherKeys = JSON.parse(state.policy()!).Statement.find((s: { Sid: string }) => s.Sid === 'EncryptionGuardDenyOtherKmsKeys');
+    expect(otherKeys.Condition.StringNotEquals['s3:x-amz-server-side-encryption-aws-kms-key-id']).toEqual(expect.arrayContaining(['alias/app-data', `arn:aws:kms:${REGION}:${ACCOUNT}:alias/app-data`]));
+    await enforceBucket(request, guard);
+    expect(kms.commandCalls(ListAliasesCommand)).toHaveLength(1);
   });
 
   it('denies other keys only on a bucket that uses the listed key', async () => {
@@ -158,7 +180,7 @@ describe('enforceBucket with guardrails', () => {
     mockKey();
     const finding = findingOf(await enforceBucket(request, testGuard(cmk)));
     expect(finding.plan).toBeUndefined();
-    expect(JSON.parse(onDsse.policy()!).Statement.map((s: { Sid: string }) => s.Sid)).toEqual(['EncryptionGuardDenyWeakerEncryption']);
+    expect(JSON.parse(onDsse.policy()!).Statement.map((s: { Sid: string }) => s.Sid)).toEqual(['EncryptionGuardDenyWeakerEncryption', 'EncryptionGuardDenySseC']);
   });
 
   it('never sets ConfirmRemoveSelfBucketAccess', async () => {
@@ -175,7 +197,87 @@ describe('enforceBucket with guardrails', () => {
   });
 });
 
+describe('enforceBucket on a static website bucket', () => {
+  it('REQUIRE_TLS=enforce writes no TLS deny and warns TLS_NOT_ENFORCEABLE_WEBSITE; the website read goes with the others', async () => {
+    const state = bucket({ website: true, policy: POLICY });
+    const finding = findingOf(await enforceBucket(request, testGuard(config({ guardrails: { ...DEFAULTS, PUBLIC_ACCESS_BLOCK: 'off', REQUIRE_TLS: 'enforce' } }))));
+    expect(finding).toMatchObject({ verdict: 'COMPLIANT', action: 'NONE' });
+    expect(finding.violations.map((v) => `${v.code}:${v.severity}`)).toEqual(['TLS_NOT_ENFORCEABLE_WEBSITE:warning']);
+    expect(state.policy()).toBe(POLICY);
+    expect(operations().sort()).toEqual(['GetBucketEncryption', 'GetBucketPolicy', 'GetBucketTagging', 'GetBucketWebsite']);
+  });
+
+  it('does not read the website configuration when REQUIRE_TLS is off', async () => {
+    bucket({ policy: POLICY });
+    await enforceBucket(request, testGuard(config({ guardrails: { ...DEFAULTS, PUBLIC_ACCESS_BLOCK: 'off', REQUIRE_TLS: 'off' } })));
+    expect(operations()).not.toContain('GetBucketWebsite');
+  });
+});
+
+describe('enforceBucket when the organisation owns a setting', () => {
+  it('a PutPublicAccessBlock denied by an SCP is OWNED_BY_ORGANIZATION: not FAILED, nothing retried', async () => {
+    bucket();
+    s3.on(PutPublicAccessBlockCommand).rejects(s3Error('AccessDenied', 403, {
+      message: `User: arn:aws:sts::${ACCOUNT}:assumed-role/guard/fn is not authorized to perform: s3:PutBucketPublicAccessBlock on resource: "arn:aws:s3:::app-data" with an explicit deny in a service control policy`,
+    }));
+    const finding = findingOf(await enforceBucket(request, testGuard(config({ guardrails: { ...DEFAULTS, PUBLIC_ACCESS_BLOCK: 'enforce', REQUIRE_TLS: 'off', DENY_WEAKER_UPLOADS: 'off' } }))));
+    expect(finding).toMatchObject({ verdict: 'NONCOMPLIANT', action: 'SKIPPED' });
+    expect(finding.violations.map((v) => `${v.code}:${v.severity}`)).toEqual(['PUBLIC_ACCESS_NOT_BLOCKED:violation', 'OWNED_BY_ORGANIZATION:warning']);
+    expect(finding.violations[1].detail).toMatch(/service control policy/);
+  });
+
+  it('the other writes still count: encryption written, Block Public Access owned elsewhere is REMEDIATED', async () => {
+    bucket({ encryption: { algorithm: 'AES256' } });
+    s3.on(PutPublicAccessBlockCommand).rejects(s3Error('AccessDenied', 403));
+    const finding = findingOf(await enforceBucket(request, testGuard(config({ mode: 'SSE_KMS_AWS_MANAGED', guardrails: { ...DEFAULTS, PUBLIC_ACCESS_BLOCK: 'enforce', REQUIRE_TLS: 'off', DENY_WEAKER_UPLOADS: 'off' } }))));
+    expect(finding).toMatchObject({ action: 'REMEDIATED', after: expect.objectContaining({ algorithm: 'aws:kms' }) });
+    expect(finding.violations.map((v) => v.code)).toContain('OWNED_BY_ORGANIZATION');
+  });
+
+  it('a PutBucketPolicy S3 refuses as public is POLICY_PUBLIC_BLOCKED, not FAILED', async () => {
+    bucket({ policy: POLICY });
+    s3.on(PutBucketPolicyCommand).rejects(s3Error('AccessDenied', 403, { message: 'User: x is not authorized to perform: s3:PutBucketPolicy on resource: "arn:aws:s3:::app-data" because public policies are prevented by the BlockPublicPolicy setting in S3 Block Public Access' }));
+    const finding = findingOf(await enforceBucket(request, testGuard(config({ guardrails: { ...DEFAULTS, PUBLIC_ACCESS_BLOCK: 'off', REQUIRE_TLS: 'enforce' } }))));
+    expect(finding).toMatchObject({ verdict: 'NONCOMPLIANT', action: 'SKIPPED' });
+    expect(finding.violations.map((v) => v.code)).toEqual(['TLS_NOT_REQUIRED', 'POLICY_PUBLIC_BLOCKED']);
+  });
+
+  it('a PutBucketPolicy denied by the guard\'s own role stays FAILED', async () => {
+    bucket({ policy: POLICY });
+    s3.on(PutBucketPolicyCommand).rejects(s3Error('AccessDenied', 403, { message: 'User: x is not authorized to perform: s3:PutBucketPolicy because no identity-based policy allows the s3:PutBucketPolicy action' }));
+    const finding = findingOf(await enforceBucket(request, testGuard(config({ guardrails: { ...DEFAULTS, PUBLIC_ACCESS_BLOCK: 'off', REQUIRE_TLS: 'enforce' } }))));
+    expect(finding).toMatchObject({ action: 'FAILED' });
+    expect(finding.violations.map((v) => v.code)).toContain('ACCESS_DENIED');
+  });
+});
+
 describe('enforceBucket when a guardrail read is denied', () => {
+  it('neither adds nor removes the TLS statement while the website configuration cannot be read, and says so', async () => {
+    const state = bucket({ policy: POLICY });
+    s3.on(GetBucketWebsiteCommand).rejects(s3Error('AccessDenied', 403));
+    const finding = findingOf(await enforceBucket(request, testGuard(config({ guardrails: { ...DEFAULTS, PUBLIC_ACCESS_BLOCK: 'off', REQUIRE_TLS: 'enforce' } }))));
+    expect(finding.violations).toEqual([expect.objectContaining({ code: 'WEBSITE_UNREADABLE', severity: 'violation' })]);
+    expect(finding.verdict).toBe('NONCOMPLIANT');
+    expect(state.policy()).toBe(POLICY);
+  });
+
+  it('leaves the upload statements alone while the listed key\'s aliases cannot be listed, and says so', async () => {
+    const state = bucket({ encryption: { algorithm: 'aws:kms', kmsKeyId: KEYS.listed, bucketKeyEnabled: true } });
+    mockKey();
+    kms.on(ListAliasesCommand).rejects(s3Error('AccessDeniedException', 400));
+    const finding = findingOf(await enforceBucket(request, testGuard(config({ mode: 'SSE_KMS_CUSTOMER_MANAGED', kmsKeyArns: [KEYS.listed], guardrails: { ...DEFAULTS, PUBLIC_ACCESS_BLOCK: 'off', REQUIRE_TLS: 'off', DENY_WEAKER_UPLOADS: 'enforce' } }))));
+    expect(finding.violations).toEqual([expect.objectContaining({ code: 'KEY_ALIASES_UNREADABLE', severity: 'violation' })]);
+    expect(state.policy()).toBeUndefined();
+  });
+
+  it('does not mention the aliases for a bucket that does not use the listed key (no key statement to write)', async () => {
+    bucket({ encryption: { algorithm: 'aws:kms:dsse', kmsKeyId: KEYS.otherOurs } }); // stronger, our own key: complies
+    mockKey();
+    kms.on(ListAliasesCommand).rejects(s3Error('AccessDeniedException', 400));
+    const finding = findingOf(await enforceBucket(request, testGuard(config({ mode: 'SSE_KMS_CUSTOMER_MANAGED', kmsKeyArns: [KEYS.listed], guardrails: { ...DEFAULTS, PUBLIC_ACCESS_BLOCK: 'off', REQUIRE_TLS: 'off', DENY_WEAKER_UPLOADS: 'enforce' } }))));
+    expect(finding.violations.map((v) => v.code)).not.toContain('KEY_ALIASES_UNREADABLE');
+  });
+
   it('still enforces encryption, and says the denied Block Public Access was not checked', async () => {
     bucket({ encryption: { algorithm: 'AES256' } });
     s3.on(GetPublicAccessBlockCommand).rejects(s3Error('AccessDenied', 403));

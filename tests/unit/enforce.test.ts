@@ -1,6 +1,6 @@
 import { DescribeKeyCommand, GetKeyRotationStatusCommand, KMSClient } from '@aws-sdk/client-kms';
 import {
-  GetBucketEncryptionCommand, GetBucketPolicyCommand, GetBucketTaggingCommand, PutBucketEncryptionCommand, S3Client,
+  GetBucketEncryptionCommand, GetBucketPolicyCommand, GetBucketTaggingCommand, GetPublicAccessBlockCommand, PutPublicAccessBlockCommand, PutBucketEncryptionCommand, S3Client,
 } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { type EncryptionRule, toS3 } from '../../lib/encryption';
@@ -138,13 +138,53 @@ describe('enforceBucket', () => {
     });
   });
 
-  it('reads the bucket policy in parallel in a KMS mode and warns when KMS may break its writers', async () => {
-    bucketWith(encryption('aws:kms', { bucketKeyEnabled: true }));
-    s3.on(GetBucketPolicyCommand).resolves({ Policy: JSON.stringify({ Statement: [{ Effect: 'Allow', Principal: { Service: 'logging.s3.amazonaws.com' }, Action: 's3:PutObject', Resource: '*' }] }) });
-    const finding = findingOf(await enforceBucket(request, testGuard(config({ mode: 'SSE_KMS_AWS_MANAGED' }))));
-    expect(finding.verdict).toBe('COMPLIANT');
-    expect(finding.violations).toEqual([expect.objectContaining({ code: 'KMS_MAY_BREAK_WRITERS', severity: 'warning' })]);
-    expect(s3.calls()).toHaveLength(3);
+  describe('in a KMS mode, with the policy guardrails off', () => {
+    const LOGS = JSON.stringify({ Statement: [{ Effect: 'Allow', Principal: { Service: 'logging.s3.amazonaws.com' }, Action: 's3:PutObject', Resource: '*' }] });
+    const ELB = JSON.stringify({ Statement: [{ Effect: 'Allow', Principal: { Service: 'logdelivery.elasticloadbalancing.amazonaws.com' }, Action: 's3:PutObject', Resource: 'arn:aws:s3:::app-data/AWSLogs/*' }] });
+    const operations = () => s3.calls().map((call) => call.args[0].constructor.name.replace(/Command$/, ''));
+
+    it('does not read the policy of a compliant bucket: two calls', async () => {
+      bucketWith(encryption('aws:kms', { bucketKeyEnabled: true }));
+      s3.on(GetBucketPolicyCommand).resolves({ Policy: LOGS });
+      const finding = findingOf(await enforceBucket(request, testGuard(config({ mode: 'SSE_KMS_AWS_MANAGED' }))));
+      expect(finding).toMatchObject({ verdict: 'COMPLIANT', violations: [] });
+      expect(operations()).toEqual(['GetBucketEncryption', 'GetBucketTagging']);
+    });
+
+    it('reads the policy once a rewrite is planned, and leaves a bucket ELB delivers logs to as it is', async () => {
+      bucketWith(encryption('AES256'));
+      s3.on(GetBucketPolicyCommand).resolves({ Policy: ELB });
+      const finding = findingOf(await enforceBucket(request, testGuard(config({ mode: 'SSE_KMS_AWS_MANAGED' }))));
+      expect(finding).toMatchObject({ verdict: 'NONCOMPLIANT', action: 'SKIPPED' });
+      expect(finding.violations.map((v) => v.code)).toEqual(['ENCRYPTION_TOO_WEAK', 'KMS_WOULD_BREAK_WRITERS']);
+      expect(finding.violations[1].detail).toMatch(/logdelivery\.elasticloadbalancing\.amazonaws\.com \(Elastic Load Balancing access logs: SSE-S3 only\)/);
+      expect(finding).not.toHaveProperty('plan');
+      expect(operations()).toEqual(['GetBucketEncryption', 'GetBucketTagging', 'GetBucketPolicy']);
+    });
+
+    it('rewrites it all the same when the bucket is tagged encryption-guard:kms-rewrite=accept, without reading the policy', async () => {
+      bucketWith(encryption('AES256'), { 'encryption-guard:kms-rewrite': 'accept' });
+      s3.on(GetBucketPolicyCommand).resolves({ Policy: ELB });
+      const finding = findingOf(await enforceBucket(request, testGuard(config({ mode: 'SSE_KMS_AWS_MANAGED' }))));
+      expect(finding).toMatchObject({ verdict: 'NONCOMPLIANT', action: 'REMEDIATED', after: expect.objectContaining({ algorithm: 'aws:kms' }) });
+      expect(operations()).not.toContain('GetBucketPolicy');
+    });
+
+    it('does not rewrite a bucket whose policy it may not read: who else uses it is unknown', async () => {
+      bucketWith('none');
+      s3.on(GetBucketPolicyCommand).rejects(s3Error('AccessDenied', 403));
+      const finding = findingOf(await enforceBucket(request, testGuard(config({ mode: 'SSE_KMS_AWS_MANAGED' }))));
+      expect(finding).toMatchObject({ verdict: 'NONCOMPLIANT', action: 'SKIPPED' });
+      expect(finding.violations).toContainEqual(expect.objectContaining({ code: 'POLICY_UNREADABLE', severity: 'violation', detail: expect.stringMatching(/not rewritten/) }));
+      expect(s3.commandCalls(PutBucketEncryptionCommand)).toHaveLength(0);
+    });
+
+    it('warns KMS_MAY_BREAK_WRITERS on a compliant bucket when a guardrail read the policy anyway', async () => {
+      bucketWith(encryption('aws:kms', { bucketKeyEnabled: true }));
+      s3.on(GetBucketPolicyCommand).resolves({ Policy: LOGS });
+      const finding = findingOf(await enforceBucket(request, testGuard(config({ mode: 'SSE_KMS_AWS_MANAGED', guardrails: { ...config().guardrails, REQUIRE_SIGV4: 'report' } }))));
+      expect(finding.violations.map((v) => `${v.code}:${v.severity}`)).toEqual(['KMS_MAY_BREAK_WRITERS:warning', 'SIGV4_NOT_REQUIRED:warning']);
+    });
   });
 
   it('a bucket that does not exist (never created, or deleted before it was handled) is no finding, and not exempt', async () => {
@@ -157,6 +197,42 @@ describe('enforceBucket', () => {
     bucketWith('none');
     s3.on(PutBucketEncryptionCommand).rejects(s3Error('NoSuchBucket', 404));
     await expect(enforceBucket(request, testGuard(config()))).resolves.toMatchObject({ kind: 'gone', detail: expect.stringMatching(/deleted while/) });
+  });
+
+  it('a bucket deleted before its late policy read (a KMS or SSE_C mode tag) is gone, not a key failure', async () => {
+    bucketWith(encryption('AES256'), { 'encryption-guard:mode': 'SSE_C' });
+    s3.on(GetBucketPolicyCommand).rejects(s3Error('NoSuchBucket', 404));
+    await expect(enforceBucket(request, testGuard(config()))).resolves.toMatchObject({ kind: 'gone' });
+  });
+
+  it('a rewrite that only changes the SSE-C block, of a bucket naming its key by id, still checks the key fresh before writing', async () => {
+    const keyId = KEYS.listed.split('/')[1];
+    bucketWith(encryption('aws:kms', { kmsKeyId: keyId, bucketKeyEnabled: true }));
+    // Enabled in the cache (by id and by ARN), disabled by the time the guard would write.
+    kms.on(DescribeKeyCommand).resolvesOnce(keyMetadata(KEYS.listed)).resolvesOnce(keyMetadata(KEYS.listed)).resolves(keyMetadata(KEYS.listed, { KeyState: 'Disabled' }));
+    kms.on(GetKeyRotationStatusCommand).resolves({ KeyRotationEnabled: true });
+    const finding = findingOf(await enforceBucket(request, testGuard(configFor('SSE_KMS_CUSTOMER_MANAGED', { blockSseC: 'block' }))));
+    expect(kms.commandCalls(DescribeKeyCommand)).toHaveLength(3); // the id and the ARN, cached; the ARN, fresh
+    expect(kms.commandCalls(DescribeKeyCommand)[2].args[0].input).toEqual({ KeyId: KEYS.listed });
+    expect(s3.commandCalls(PutBucketEncryptionCommand)).toHaveLength(0);
+    expect(finding).toMatchObject({ verdict: 'ERROR', action: 'SKIPPED' });
+  });
+
+  it('judged again after a write, a bucket that can no longer be judged gets nothing more written', async () => {
+    bucketWith('none');
+    const foreign = encryption('aws:kms', { kmsKeyId: KEYS.foreign });
+    let reads = 0;
+    s3.on(GetBucketEncryptionCommand).callsFake(async () => {
+      reads += 1;
+      if (reads <= 2) throw s3Error('ServerSideEncryptionConfigurationNotFoundError', 404);
+      return foreign; // another writer put a foreign key on it right after the guard's write
+    });
+    s3.on(PutBucketEncryptionCommand).resolves({});
+    s3.on(GetPublicAccessBlockCommand).rejects(s3Error('NoSuchPublicAccessBlockConfiguration', 404));
+    const finding = findingOf(await enforceBucket(request, testGuard(config({ guardrails: { PUBLIC_ACCESS_BLOCK: 'enforce', REQUIRE_TLS: 'off', REQUIRE_SIGV4: 'off', DENY_WEAKER_UPLOADS: 'off' } }))));
+    expect(finding).toMatchObject({ verdict: 'ERROR', action: 'FAILED' });
+    expect(finding.violations.map((v) => v.code)).toContain('FOREIGN_OR_UNUSABLE_KEY');
+    expect(s3.commandCalls(PutPublicAccessBlockCommand)).toHaveLength(0);
   });
 
   it('turns AccessDenied on read into ERROR/FAILED, not a retry', async () => {

@@ -48,7 +48,8 @@ export const config = (overrides: Partial<GuardConfig> = {}): GuardConfig => ({
   stackName: 's3-encryption-guard-dev',
   sweep: { pageSize: 1000, concurrency: 4, maxHops: 50, logCompliant: false },
   guardrails: { PUBLIC_ACCESS_BLOCK: 'off', REQUIRE_TLS: 'off', REQUIRE_SIGV4: 'off', DENY_WEAKER_UPLOADS: 'off' },
-  flap: { threshold: 3, windowMinutes: 60, settleSeconds: 60 },
+  reencrypt: { objects: 'off', inlineMaxObjects: 10_000, versions: 'current' },
+  flap: { threshold: 3, windowMinutes: 60 },
   ...overrides,
 });
 

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import type { GuardrailSetting } from '../../lib/config';
-import { evaluateGuardrails, type GuardrailInput, POLICY_SIZE_LIMIT, type Statement } from '../../lib/guardrails';
+import { ALL_BLOCKED, evaluateGuardrails, type GuardrailInput, POLICY_SIZE_LIMIT, type Statement } from '../../lib/guardrails';
 import { KEYS, REGION } from './fixtures';
 
 const OFF = { PUBLIC_ACCESS_BLOCK: 'off', REQUIRE_TLS: 'off', REQUIRE_SIGV4: 'off', DENY_WEAKER_UPLOADS: 'off' } as const;
@@ -61,6 +61,42 @@ describe('REQUIRE_TLS and REQUIRE_SIGV4', () => {
     expect(evaluateGuardrails(input({ settings: { ...OFF, REQUIRE_TLS: 'enforce' }, policy: policy(own) }))).toEqual({ violations: [] });
   });
 
+  const TLS_DENY = { Sid: 'OwnersTls', Effect: 'Deny', Principal: '*', Action: 's3:*', Resource: [BUCKET_ARN, `${BUCKET_ARN}/*`], Condition: { Bool: { 'aws:SecureTransport': 'false' } } };
+  it.each([
+    ['one resource pattern covering the bucket and its objects', { Resource: `${BUCKET_ARN}*` }],
+    ['every bucket of the partition', { Resource: 'arn:aws:s3:::*' }],
+    ['"*" as resource, action and principal', { Resource: '*', Action: '*', Principal: { AWS: ['*'] } }],
+    ['the objects as bucket/* beside the bucket, in a list of actions', { Resource: [`${BUCKET_ARN}/*`, BUCKET_ARN], Action: ['s3:*'] }],
+  ])('counts an owner\'s statement as equivalent: %s', (_, change) => {
+    expect(evaluateGuardrails(input({ settings: { ...OFF, REQUIRE_TLS: 'enforce' }, policy: policy({ ...TLS_DENY, ...change }) }))).toEqual({ violations: [] });
+  });
+
+  it.each([
+    ['only one prefix of the bucket', { Resource: `${BUCKET_ARN}/logs/*` }, /covers arn:aws:s3:::app-data\/logs\/\*, not every object/],
+    ['only the objects, not the bucket', { Resource: `${BUCKET_ARN}/*` }, /does not cover the bucket/],
+    ['another bucket', { Resource: ['arn:aws:s3:::other-bucket', 'arn:aws:s3:::other-bucket/*'] }, /does not cover the bucket/],
+    ['one partner account', { Principal: { AWS: 'arn:aws:iam::111122223333:root' } }, /applies only to/],
+    ['only reads', { Action: ['s3:GetObject'] }, /denies only s3:GetObject/],
+    ['an extra condition', { Condition: { Bool: { 'aws:SecureTransport': 'false' }, StringEquals: { 'aws:PrincipalOrgID': 'o-abc123' } } }, /has the condition/],
+    ['NotPrincipal', { Principal: undefined, NotPrincipal: { AWS: 'arn:aws:iam::111122223333:root' } }, /uses NotPrincipal/],
+    ['NotResource', { Resource: undefined, NotResource: `${BUCKET_ARN}/public/*` }, /uses NotResource/],
+  ])('reports a narrower TLS statement (%s) for what it is and adds its own beside it', (_, change, reason) => {
+    const narrower = JSON.parse(JSON.stringify({ ...TLS_DENY, ...change }));
+    const result = evaluateGuardrails(input({ settings: { ...OFF, REQUIRE_TLS: 'enforce' }, policy: policy(narrower) }));
+    expect(result.violations).toEqual([{ code: 'TLS_NOT_REQUIRED', severity: 'violation', detail: expect.stringMatching(reason) }]);
+    expect(result.violations[0].detail).toMatch(/statement "OwnersTls" is narrower/);
+    expect(result.policyPlan?.document?.Statement).toEqual([narrower, expect.objectContaining({ Sid: 'EncryptionGuardRequireTls' })]);
+  });
+
+  it('applies the same strict test to an owner\'s SigV2 statement', () => {
+    const sigV2 = { Sid: 'NoSigV2OnLogs', Effect: 'Deny', Principal: '*', Action: 's3:*', Resource: `${BUCKET_ARN}/logs/*`, Condition: { StringEquals: { 's3:signatureversion': 'AWS' } } };
+    const result = evaluateGuardrails(input({ settings: { ...OFF, REQUIRE_SIGV4: 'enforce' }, policy: policy(sigV2) }));
+    expect(result.violations[0]).toMatchObject({ code: 'SIGV4_NOT_REQUIRED', detail: expect.stringMatching(/"NoSigV2OnLogs" is narrower/) });
+    expect(sidsOf(result.policyPlan?.document)).toEqual(['NoSigV2OnLogs', 'EncryptionGuardRequireSigV4']);
+    const whole = { ...sigV2, Resource: [BUCKET_ARN, `${BUCKET_ARN}/*`] };
+    expect(evaluateGuardrails(input({ settings: { ...OFF, REQUIRE_SIGV4: 'enforce' }, policy: policy(whole) }))).toEqual({ violations: [] });
+  });
+
   it('denies only SigV2-signed requests, leaving anonymous ones to Block Public Access', () => {
     const statement = evaluateGuardrails(input({ settings: { ...OFF, REQUIRE_SIGV4: 'enforce' } })).policyPlan?.document?.Statement[0];
     expect(statement).toMatchObject({ Sid: 'EncryptionGuardRequireSigV4', Effect: 'Deny', Condition: { StringEquals: { 's3:signatureversion': 'AWS' } } });
@@ -80,22 +116,46 @@ describe('DENY_WEAKER_UPLOADS', () => {
     expect(enforce('SSE_S3')).toEqual({ violations: [] });
   });
 
-  it('denies uploads that ask for AES256 in the AWS managed mode, never uploads without a header', () => {
-    const [statement] = enforce('SSE_KMS_AWS_MANAGED').policyPlan?.document?.Statement ?? [];
-    expect(statement).toEqual({
+  const EXCEPT_SERVICES = { Bool: { 'aws:PrincipalIsAWSService': 'false' } };
+
+  it('denies uploads that ask for AES256 in the AWS managed mode, never uploads without a header, nor AWS service deliveries', () => {
+    const statements = enforce('SSE_KMS_AWS_MANAGED').policyPlan?.document?.Statement ?? [];
+    expect(statements).toEqual([{
       Sid: 'EncryptionGuardDenyWeakerEncryption', Effect: 'Deny', Principal: '*', Action: 's3:PutObject', Resource: `${BUCKET_ARN}/*`,
-      Condition: { Null: { 's3:x-amz-server-side-encryption': 'false' }, StringNotEquals: { 's3:x-amz-server-side-encryption': ['aws:kms', 'aws:kms:dsse'] } },
-    });
+      Condition: { Null: { 's3:x-amz-server-side-encryption': 'false' }, StringNotEquals: { 's3:x-amz-server-side-encryption': ['aws:kms', 'aws:kms:dsse'] }, ...EXCEPT_SERVICES },
+    }]);
   });
 
-  it('in customer-managed mode also denies another key, and aws:kms without a key id (S3 would use aws/s3)', () => {
+  it('in customer-managed mode also denies another key, aws:kms without a key id (S3 would use aws/s3), and SSE-C', () => {
     const statements = enforce('SSE_KMS_CUSTOMER_MANAGED', KEYS.listed).policyPlan?.document?.Statement ?? [];
-    expect(statements.map((s) => s.Sid)).toEqual(['EncryptionGuardDenyWeakerEncryption', 'EncryptionGuardDenyOtherKmsKeys', 'EncryptionGuardDenyAwsManagedKey']);
+    expect(statements.map((s) => s.Sid)).toEqual(['EncryptionGuardDenyWeakerEncryption', 'EncryptionGuardDenyOtherKmsKeys', 'EncryptionGuardDenyAwsManagedKey', 'EncryptionGuardDenySseC']);
     expect(statements[1].Condition).toEqual({
       Null: { 's3:x-amz-server-side-encryption-aws-kms-key-id': 'false' },
       StringNotEquals: { 's3:x-amz-server-side-encryption-aws-kms-key-id': [KEYS.listed, KEYS.listed.split('/')[1]] },
+      ...EXCEPT_SERVICES,
     });
-    expect(statements[2].Condition).toEqual({ Null: { 's3:x-amz-server-side-encryption': 'false', 's3:x-amz-server-side-encryption-aws-kms-key-id': 'true' } });
+    expect(statements[2].Condition).toEqual({ Null: { 's3:x-amz-server-side-encryption': 'false', 's3:x-amz-server-side-encryption-aws-kms-key-id': 'true' }, ...EXCEPT_SERVICES });
+    expect(statements[3].Condition).toEqual({ Null: { 's3:x-amz-server-side-encryption-customer-algorithm': 'false' }, ...EXCEPT_SERVICES });
+  });
+
+  it('allows the listed key by its aliases too, names and ARNs', () => {
+    const aliases = ['alias/app-data', `arn:aws:kms:${REGION}:123456789012:alias/app-data`];
+    const result = evaluateGuardrails(input({ mode: 'SSE_KMS_CUSTOMER_MANAGED', keyArn: KEYS.listed, keyAliases: aliases, settings: { ...OFF, DENY_WEAKER_UPLOADS: 'enforce' } }));
+    const otherKeys = result.policyPlan?.document?.Statement.find((s) => s.Sid === 'EncryptionGuardDenyOtherKmsKeys');
+    expect((otherKeys?.Condition as Record<string, Record<string, string[]>>).StringNotEquals['s3:x-amz-server-side-encryption-aws-kms-key-id'])
+      .toEqual([KEYS.listed, KEYS.listed.split('/')[1], ...aliases.sort()]);
+  });
+
+  it('leaves the upload statements alone while the key\'s aliases cannot be listed: a statement without them would deny uploads naming an alias', () => {
+    const before = evaluateGuardrails(input({ mode: 'SSE_KMS_CUSTOMER_MANAGED', keyArn: KEYS.listed, settings: { ...OFF, DENY_WEAKER_UPLOADS: 'enforce' } })).policyPlan!.text!;
+    const result = evaluateGuardrails(input({ mode: 'SSE_KMS_CUSTOMER_MANAGED', keyArn: KEYS.listed, keyAliases: 'unknown', policy: before, settings: { ...OFF, DENY_WEAKER_UPLOADS: 'enforce' } }));
+    expect(result).toEqual({ violations: [] });
+    expect(evaluateGuardrails(input({ mode: 'SSE_KMS_CUSTOMER_MANAGED', keyArn: KEYS.listed, keyAliases: 'unknown', settings: { ...OFF, DENY_WEAKER_UPLOADS: 'enforce' } }))).toEqual({ violations: [] });
+  });
+
+  it('does not deny SSE-C where BLOCK_SSE_C=allow asks for SSE-C uploads', () => {
+    const statements = evaluateGuardrails(input({ mode: 'DSSE_KMS', keyArn: KEYS.listed, sseCAllowed: true, settings: { ...OFF, DENY_WEAKER_UPLOADS: 'enforce' } })).policyPlan?.document?.Statement ?? [];
+    expect(statements.map((s) => s.Sid)).not.toContain('EncryptionGuardDenySseC');
   });
 
   it('in DSSE mode allows only aws:kms:dsse', () => {
@@ -112,19 +172,73 @@ describe('DENY_WEAKER_UPLOADS', () => {
 });
 
 describe('SSE_C mode', () => {
-  it('requires the SSE-C header on uploads, AWS service principals excepted', () => {
-    const result = evaluateGuardrails(input({ mode: 'SSE_C', policy: policy(FOREIGN_LOGS) }));
-    expect(codes(result)).toEqual(['SSE_C_NOT_REQUIRED:violation']);
+  it('adds no deny by default: multipart uploads whose Complete carries no SSE-C headers keep working', () => {
+    expect(evaluateGuardrails(input({ mode: 'SSE_C', policy: policy(FOREIGN_LOGS) }))).toEqual({ violations: [] });
+  });
+
+  it('with tag encryption-guard:sse-c-deny=true requires the SSE-C header on uploads, AWS service principals excepted, and says what clients must send', () => {
+    const result = evaluateGuardrails(input({ mode: 'SSE_C', sseCDeny: true, policy: policy(FOREIGN_LOGS) }));
+    expect(result.violations).toEqual([{ code: 'SSE_C_NOT_REQUIRED', severity: 'violation', detail: expect.stringMatching(/CompleteMultipartUpload/) }]);
     expect(result.policyPlan?.document?.Statement).toEqual([FOREIGN_LOGS, {
       Sid: 'EncryptionGuardRequireSseC', Effect: 'Deny', Principal: '*', Action: 's3:PutObject', Resource: `${BUCKET_ARN}/*`,
       Condition: { Null: { 's3:x-amz-server-side-encryption-customer-algorithm': 'true' }, Bool: { 'aws:PrincipalIsAWSService': 'false' } },
     }]);
   });
 
-  it('removes the SSE-C statement when the bucket leaves SSE_C mode', () => {
-    const sseC = evaluateGuardrails(input({ mode: 'SSE_C', policy: policy(FOREIGN_READ) })).policyPlan!.text!;
-    const result = evaluateGuardrails(input({ mode: 'SSE_S3', policy: sseC }));
+  it('removes the SSE-C statement when the bucket leaves SSE_C mode, or the tag is removed', () => {
+    const sseC = evaluateGuardrails(input({ mode: 'SSE_C', sseCDeny: true, policy: policy(FOREIGN_READ) })).policyPlan!.text!;
+    expect(evaluateGuardrails(input({ mode: 'SSE_S3', policy: sseC })).policyPlan?.document?.Statement).toEqual([FOREIGN_READ]);
+    expect(evaluateGuardrails(input({ mode: 'SSE_C', policy: sseC })).policyPlan?.document?.Statement).toEqual([FOREIGN_READ]);
+  });
+});
+
+describe('website buckets', () => {
+  const tls = { settings: { ...OFF, REQUIRE_TLS: 'enforce' as const } };
+
+  it.each(['enforce', 'report'] as const)('REQUIRE_TLS=%s writes no TLS deny on a website bucket and says why and what to do', (setting) => {
+    const result = evaluateGuardrails(input({ settings: { ...OFF, REQUIRE_TLS: setting }, website: true, policy: policy(FOREIGN_READ) }));
+    expect(result.violations).toEqual([{ code: 'TLS_NOT_ENFORCEABLE_WEBSITE', severity: 'warning', detail: expect.stringMatching(/HTTP only.*CloudFront with HTTPS to the bucket's REST endpoint and origin access control/) }]);
+    expect(result.policyPlan).toBeUndefined();
+  });
+
+  it('removes the guard\'s earlier TLS statement from a bucket that became a website', () => {
+    const written = evaluateGuardrails(input({ ...tls, policy: policy(FOREIGN_READ) })).policyPlan!.text!;
+    const result = evaluateGuardrails(input({ ...tls, website: true, policy: written }));
+    expect(result.violations).toEqual([expect.objectContaining({ code: 'TLS_NOT_ENFORCEABLE_WEBSITE', detail: expect.stringMatching(/the guard's own TLS statement is removed/) })]);
     expect(result.policyPlan?.document?.Statement).toEqual([FOREIGN_READ]);
+  });
+
+  it('neither adds nor removes the TLS statement while the website configuration cannot be read', () => {
+    const written = evaluateGuardrails(input({ ...tls })).policyPlan!.text!;
+    expect(evaluateGuardrails(input({ ...tls, website: 'unknown', policy: written }))).toEqual({ violations: [] });
+    expect(evaluateGuardrails(input({ ...tls, website: 'unknown', policy: null }))).toEqual({ violations: [] });
+  });
+});
+
+describe('a policy S3 would reject as public', () => {
+  const PUBLIC_READ = { Sid: 'PublicRead', Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: `${BUCKET_ARN}/*` };
+  const blocked = { ...ALL_BLOCKED };
+
+  it('is not written while BlockPublicPolicy is on: POLICY_PUBLIC_BLOCKED names the public statement', () => {
+    const result = evaluateGuardrails(input({ settings: { ...OFF, REQUIRE_TLS: 'enforce', PUBLIC_ACCESS_BLOCK: 'enforce' }, publicAccessBlock: blocked, policy: policy(FOREIGN_READ, PUBLIC_READ) }));
+    expect(result.policyPlan).toBeUndefined();
+    expect(result.violations).toEqual([
+      expect.objectContaining({ code: 'TLS_NOT_REQUIRED' }),
+      { code: 'POLICY_PUBLIC_BLOCKED', severity: 'violation', detail: expect.stringMatching(/statement "PublicRead".*BlockPublicPolicy is on/) },
+    ]);
+  });
+
+  it('is not written while the guard itself turns BlockPublicPolicy on', () => {
+    const result = evaluateGuardrails(input({ settings: { ...OFF, REQUIRE_TLS: 'enforce', PUBLIC_ACCESS_BLOCK: 'enforce' }, publicAccessBlock: null, policy: policy(PUBLIC_READ) }));
+    expect(result.publicAccessBlockPlan).toEqual(ALL_BLOCKED);
+    expect(result.policyPlan).toBeUndefined();
+    expect(result.violations.map((v) => v.code)).toContain('POLICY_PUBLIC_BLOCKED');
+  });
+
+  it('is written when BlockPublicPolicy is off and stays off, and a non-public policy always is', () => {
+    const off = { ...ALL_BLOCKED, BlockPublicPolicy: false };
+    expect(evaluateGuardrails(input({ settings: { ...OFF, REQUIRE_TLS: 'enforce', PUBLIC_ACCESS_BLOCK: 'report' }, publicAccessBlock: off, policy: policy(PUBLIC_READ) })).policyPlan).toBeDefined();
+    expect(evaluateGuardrails(input({ settings: { ...OFF, REQUIRE_TLS: 'enforce' }, publicAccessBlock: blocked, policy: policy(FOREIGN_READ) })).policyPlan).toBeDefined();
   });
 });
 

@@ -11,6 +11,15 @@ describe('which mode a bucket must have', () => {
     expect(resolveRequirement('app-data', { 'encryption-guard:mode': 'SSE_C' }, config())).toEqual({ kind: 'mode', mode: 'SSE_C', source: 'tag' });
   });
 
+  it('carries the per-bucket options: the opt-in SSE-C deny and an accepted KMS rewrite, only when set', () => {
+    expect(resolveRequirement('app-data', { 'encryption-guard:mode': 'SSE_C', 'encryption-guard:sse-c-deny': 'true' }, config()))
+      .toEqual({ kind: 'mode', mode: 'SSE_C', source: 'tag', sseCDeny: true });
+    expect(resolveRequirement('app-data', { 'encryption-guard:kms-rewrite': 'Accept' }, config({ mode: 'SSE_KMS_AWS_MANAGED' })))
+      .toEqual({ kind: 'mode', mode: 'SSE_KMS_AWS_MANAGED', source: 'account', kmsRewriteAccepted: true });
+    expect(resolveRequirement('app-data', { 'encryption-guard:sse-c-deny': 'yes', 'encryption-guard:kms-rewrite': 'true' }, config()))
+      .toEqual({ kind: 'mode', mode: 'SSE_S3', source: 'account' });
+  });
+
   it('is invalid, with the reason, for an unknown mode tag value', () => {
     expect(resolveRequirement('app-data', { 'encryption-guard:mode': 'sse-kms' }, config())).toEqual({ kind: 'invalid', detail: expect.stringMatching(/"sse-kms" is not a mode/) });
   });
