@@ -84,7 +84,9 @@ const SSE = 's3:x-amz-server-side-encryption';
 const SSE_KEY = 's3:x-amz-server-side-encryption-aws-kms-key-id';
 const SSE_C = 's3:x-amz-server-side-encryption-customer-algorithm';
 /** AWS services delivering as their service principal (logs, replicas) are configured in that service, not by headers. */
-const EXCEPT_AWS_SERVICES: ConditionBlock = { Bool: { 'aws:PrincipalIsAWSService': 'false' } };
+// IfExists: the key is present only in signed requests; an anonymous upload must be denied too.
+// https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-principalisawsservice
+const EXCEPT_AWS_SERVICES: ConditionBlock = { BoolIfExists: { 'aws:PrincipalIsAWSService': 'false' } };
 const SECURE_TRANSPORT: DenyCondition = { operator: 'Bool', key: 'aws:SecureTransport', value: 'false', ignoreCase: true };
 const SIGV2: DenyCondition = { operator: 'StringEquals', key: 's3:signatureversion', value: 'AWS', ignoreCase: false };
 

@@ -67,7 +67,8 @@ const request = ({ action, principal = APP, https = true, signature, headers = {
     principal, action, resource: key === '' ? BUCKET_ARN : `${BUCKET_ARN}/${key}`,
     context: {
       'aws:SecureTransport': String(https),
-      'aws:PrincipalIsAWSService': String(principal.type === 'Service'),
+      // Present only in signed requests: an anonymous request carries no principal keys at all.
+      ...(principal.type === 'anonymous' ? {} : { 'aws:PrincipalIsAWSService': String(principal.type === 'Service') }),
       ...(signed === 'none' ? {} : { 's3:signatureversion': signed === 'v2' ? 'AWS' : 'AWS4-HMAC-SHA256' }),
       ...Object.fromEntries(Object.entries(headers).map(([header, value]) => [HEADER_KEYS[header as keyof Headers], value])),
     },
