@@ -10,6 +10,7 @@ import type { KMSClient } from '@aws-sdk/client-kms';
 import { isTransient } from './aws-errors';
 import { KEY_CACHE_TTL_MS } from './key-lookup';
 import { parseKeyArn } from './kms-arn';
+import { createPromiseCache } from './promise-cache';
 import { kmsSdk } from './sdk';
 
 /** Alias names (`alias/app`) and alias ARNs; `unknown` when KMS would not list them. */
@@ -34,15 +35,10 @@ export const createAliasLookup = (
   ttlMs = KEY_CACHE_TTL_MS,
   now: () => number = Date.now,
 ): KeyAliasesFn => {
-  const cache = new Map<string, { expires: number; aliases: Promise<KeyAliases> }>();
+  const cache = createPromiseCache<KeyAliases>(ttlMs, now);
   return async (keyArn, accountId) => {
     const key = parseKeyArn(keyArn);
     if (!key || key.accountId !== accountId) return [];
-    const hit = cache.get(keyArn);
-    if (hit && hit.expires > now()) return hit.aliases;
-    const aliases = list(kms(key.region), keyArn);
-    cache.set(keyArn, { expires: now() + ttlMs, aliases });
-    aliases.catch(() => cache.delete(keyArn)); // a failure is not remembered
-    return aliases;
+    return cache.get(keyArn) ?? cache.set(keyArn, list(kms(key.region), keyArn));
   };
 };

@@ -8,6 +8,7 @@
 import type { KMSClient } from '@aws-sdk/client-kms';
 import { errorMessage, errorName, isAccessDenied, isTransient } from './aws-errors';
 import type { KeyFacts } from './key-checks';
+import { createPromiseCache } from './promise-cache';
 import { kmsSdk } from './sdk';
 
 export const KEY_CACHE_TTL_MS = 5 * 60 * 1000;
@@ -52,20 +53,18 @@ export const createKeyLookup = (
   ttlMs = KEY_CACHE_TTL_MS,
   now: () => number = Date.now,
 ): DescribeKeyFn => {
-  const cache = new Map<string, { expires: number; facts: Promise<KeyFacts> }>();
+  const cache = createPromiseCache<KeyFacts>(ttlMs, now);
   return (ref, region, options) => {
     const cacheKey = `${region} ${ref}`;
-    const hit = cache.get(cacheKey);
     const fresh = options?.fresh === true;
-    if (hit && hit.expires > now() && !fresh) return hit.facts;
+    const hit = fresh ? undefined : cache.get(cacheKey);
+    if (hit) return hit;
     // A fresh answer keeps the rotation status already known (it only feeds a warning).
-    const facts = describe(kms(region), ref, !fresh).then(async (described) => {
-      const known = fresh && hit ? await hit.facts.catch(() => undefined) : undefined;
+    const previous = cache.last(cacheKey);
+    return cache.set(cacheKey, describe(kms(region), ref, !fresh).then(async (described) => {
+      const known = fresh && previous ? await previous.catch(() => undefined) : undefined;
       return described.found && known?.found && described.keyState === 'Enabled' && known.rotationEnabled !== undefined
         ? { ...described, rotationEnabled: known.rotationEnabled } : described;
-    });
-    cache.set(cacheKey, { expires: now() + ttlMs, facts });
-    facts.catch(() => cache.delete(cacheKey)); // a transient failure is not remembered
-    return facts;
+    }));
   };
 };
