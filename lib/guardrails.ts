@@ -84,7 +84,9 @@ const SSE = 's3:x-amz-server-side-encryption';
 const SSE_KEY = 's3:x-amz-server-side-encryption-aws-kms-key-id';
 const SSE_C = 's3:x-amz-server-side-encryption-customer-algorithm';
 /** AWS services delivering as their service principal (logs, replicas) are configured in that service, not by headers. */
-const EXCEPT_AWS_SERVICES: ConditionBlock = { Bool: { 'aws:PrincipalIsAWSService': 'false' } };
+// IfExists: the key is present only in signed requests; an anonymous upload must be denied too.
+// https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-principalisawsservice
+const EXCEPT_AWS_SERVICES: ConditionBlock = { BoolIfExists: { 'aws:PrincipalIsAWSService': 'false' } };
 const SECURE_TRANSPORT: DenyCondition = { operator: 'Bool', key: 'aws:SecureTransport', value: 'false', ignoreCase: true };
 const SIGV2: DenyCondition = { operator: 'StringEquals', key: 's3:signatureversion', value: 'AWS', ignoreCase: false };
 
@@ -116,6 +118,13 @@ const statementGroups = (input: GuardrailInput, current: PolicyDocument): Statem
       // S3 takes the key as ARN, id, alias name or alias ARN (x-amz-server-side-encryption-aws-kms-key-id).
       const aliases = Array.isArray(input.keyAliases) ? [...input.keyAliases].sort() : [];
       weaker.push(denyPut('DenyOtherKmsKeys', { Null: { [SSE_KEY]: 'false' }, StringNotEquals: { [SSE_KEY]: [key.arn, key.keyId, ...aliases] }, ...EXCEPT_AWS_SERVICES }));
+      // A bare alias name resolves in the requester's account: from another account, `alias/<same name>`
+      // would be that account's own key. Alias names are left to the key's own account.
+      if (aliases.some((alias) => alias.startsWith('alias/'))) {
+        weaker.push(denyPut('DenyAliasNamesFromOtherAccounts', {
+          StringLike: { [SSE_KEY]: 'alias/*' }, StringNotEqualsIfExists: { 'aws:PrincipalAccount': key.accountId }, ...EXCEPT_AWS_SERVICES,
+        }));
+      }
       // A KMS header without a key id makes S3 use the aws/s3 key, not the bucket's.
       weaker.push(denyPut('DenyAwsManagedKey', { Null: { [SSE]: 'false', [SSE_KEY]: 'true' }, ...EXCEPT_AWS_SERVICES }));
     }
@@ -148,7 +157,7 @@ const statementGroups = (input: GuardrailInput, current: PolicyDocument): Statem
     },
     {
       code: 'WEAKER_UPLOADS_ALLOWED', detail: `uploads may ask for weaker encryption than ${mode}${keyMode ? ', another key, or SSE-C' : ''}`, setting: settings.DENY_WEAKER_UPLOADS,
-      sids: ['DenyWeakerEncryption', 'DenyOtherKmsKeys', 'DenyAwsManagedKey', 'DenySseC'].map(sid),
+      sids: ['DenyWeakerEncryption', 'DenyOtherKmsKeys', 'DenyAliasNamesFromOtherAccounts', 'DenyAwsManagedKey', 'DenySseC'].map(sid),
       wanted: weaker,
       hold: input.keyAliases === 'unknown' && weaker.some((s) => s.Sid === sid('DenyOtherKmsKeys')),
     },

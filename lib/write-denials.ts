@@ -5,8 +5,7 @@
  * policies are prevented by the BlockPublicPolicy setting in S3 Block Public Access"):
  * https://docs.aws.amazon.com/AmazonS3/latest/userguide/troubleshoot-403-errors.html. Pure.
  *
- * A setting the organisation owns (an SCP or RCP denies the change, or an Organizations S3 policy manages
- * Block Public Access) is reported as such, not as the guard's failure: no alarm, no retry. A denial by
+ * A setting the organisation owns (an SCP or RCP denies the change) is reported as such, not as the guard's failure: no alarm, no retry. A denial by
  * the guard's own role (identity-based policy, permissions boundary) or by the bucket policy stays a failure.
  * Encryption writes are never excused here: enforcing encryption is the guard's job.
  */
@@ -26,13 +25,16 @@ const SETTING_OF: Record<GuardrailWrite, string> = {
   PutPublicAccessBlock: 'publicAccessBlock',
 };
 
-/** The likely owner named by the message, if the organisation's. */
-const organisationOwner = (operation: GuardrailWrite, message: string): string | undefined => {
+/**
+ * The owner the message names, if the organisation's: only an SCP or an RCP. Any other 403 (the guard's
+ * own policies, a VPC endpoint policy, a bare "Access Denied") stays the guard's failure: a network or
+ * configuration problem of the deployment must raise the alarm, not pass as the organisation's choice.
+ * (Organizations S3 policies manage the account-level Block Public Access, not the bucket-level one the
+ * guard writes.)
+ */
+const organisationOwner = (message: string): string | undefined => {
   if (/service control polic/i.test(message)) return 'a service control policy (SCP)';
   if (/resource control polic/i.test(message)) return 'a resource control policy (RCP)';
-  // Account-level Block Public Access managed by an Organizations S3 policy names no policy type.
-  const ownRole = /identity-based polic|permissions boundary|session polic|resource-based polic/i.test(message);
-  if (operation === 'PutPublicAccessBlock' && !ownRole) return 'the organisation (likely an SCP, an RCP, or an Organizations S3 policy that manages Block Public Access)';
   return undefined;
 };
 
@@ -45,7 +47,7 @@ export const deniedGuardrailWrite = (operation: GuardrailWrite, message: string)
         + 'the guard\'s statements were not written. Narrow the public statements to fixed principals or conditions, or remove them',
     };
   }
-  const owner = organisationOwner(operation, message);
+  const owner = organisationOwner(message);
   if (!owner) return undefined;
   return {
     code: 'OWNED_BY_ORGANIZATION', severity: 'warning',

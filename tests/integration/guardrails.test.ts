@@ -100,7 +100,7 @@ describe('guardrails against the emulator', () => {
     const [statement] = (await policyOf(bucket))!.Statement as Record<string, unknown>[];
     expect(statement).toMatchObject({
       Sid: 'EncryptionGuardRequireSseC', Effect: 'Deny', Action: 's3:PutObject',
-      Condition: { Null: { 's3:x-amz-server-side-encryption-customer-algorithm': 'true' }, Bool: { 'aws:PrincipalIsAWSService': 'false' } },
+      Condition: { Null: { 's3:x-amz-server-side-encryption-customer-algorithm': 'true' }, BoolIfExists: { 'aws:PrincipalIsAWSService': 'false' } },
     });
     expect((await aws.encryptionOf(bucket))?.algorithm).toBe('AES256');
     expect(await run(bucket, {})).toMatchObject({ verdict: 'COMPLIANT', action: 'NONE' });

@@ -228,10 +228,20 @@ describe('enforceBucket when the organisation owns a setting', () => {
 
   it('the other writes still count: encryption written, Block Public Access owned elsewhere is REMEDIATED', async () => {
     bucket({ encryption: { algorithm: 'AES256' } });
-    s3.on(PutPublicAccessBlockCommand).rejects(s3Error('AccessDenied', 403));
+    s3.on(PutPublicAccessBlockCommand).rejects(s3Error('AccessDenied', 403, {
+      message: `User: arn:aws:sts::${ACCOUNT}:assumed-role/guard/fn is not authorized to perform: s3:PutBucketPublicAccessBlock on resource: "arn:aws:s3:::app-data" with an explicit deny in a resource control policy`,
+    }));
     const finding = findingOf(await enforceBucket(request, testGuard(config({ mode: 'SSE_KMS_AWS_MANAGED', guardrails: { ...DEFAULTS, PUBLIC_ACCESS_BLOCK: 'enforce', REQUIRE_TLS: 'off', DENY_WEAKER_UPLOADS: 'off' } }))));
     expect(finding).toMatchObject({ action: 'REMEDIATED', after: expect.objectContaining({ algorithm: 'aws:kms' }) });
     expect(finding.violations.map((v) => v.code)).toContain('OWNED_BY_ORGANIZATION');
+  });
+
+  it('a bare "Access Denied" on Block Public Access is the deployment\'s own problem: FAILED, the alarm fires', async () => {
+    bucket({ encryption: { algorithm: 'AES256' } });
+    s3.on(PutPublicAccessBlockCommand).rejects(s3Error('AccessDenied', 403));
+    const finding = findingOf(await enforceBucket(request, testGuard(config({ guardrails: { ...DEFAULTS, PUBLIC_ACCESS_BLOCK: 'enforce', REQUIRE_TLS: 'off', DENY_WEAKER_UPLOADS: 'off' } }))));
+    expect(finding).toMatchObject({ action: 'FAILED' });
+    expect(finding.violations.map((v) => v.code)).toContain('ACCESS_DENIED');
   });
 
   it('a PutBucketPolicy S3 refuses as public is POLICY_PUBLIC_BLOCKED, not FAILED', async () => {

@@ -116,7 +116,7 @@ describe('DENY_WEAKER_UPLOADS', () => {
     expect(enforce('SSE_S3')).toEqual({ violations: [] });
   });
 
-  const EXCEPT_SERVICES = { Bool: { 'aws:PrincipalIsAWSService': 'false' } };
+  const EXCEPT_SERVICES = { BoolIfExists: { 'aws:PrincipalIsAWSService': 'false' } };
 
   it('denies uploads that ask for AES256 in the AWS managed mode, never uploads without a header, nor AWS service deliveries', () => {
     const statements = enforce('SSE_KMS_AWS_MANAGED').policyPlan?.document?.Statement ?? [];
@@ -181,7 +181,7 @@ describe('SSE_C mode', () => {
     expect(result.violations).toEqual([{ code: 'SSE_C_NOT_REQUIRED', severity: 'violation', detail: expect.stringMatching(/CompleteMultipartUpload/) }]);
     expect(result.policyPlan?.document?.Statement).toEqual([FOREIGN_LOGS, {
       Sid: 'EncryptionGuardRequireSseC', Effect: 'Deny', Principal: '*', Action: 's3:PutObject', Resource: `${BUCKET_ARN}/*`,
-      Condition: { Null: { 's3:x-amz-server-side-encryption-customer-algorithm': 'true' }, Bool: { 'aws:PrincipalIsAWSService': 'false' } },
+      Condition: { Null: { 's3:x-amz-server-side-encryption-customer-algorithm': 'true' }, BoolIfExists: { 'aws:PrincipalIsAWSService': 'false' } },
     }]);
   });
 

@@ -67,7 +67,10 @@ const request = ({ action, principal = APP, https = true, signature, headers = {
     principal, action, resource: key === '' ? BUCKET_ARN : `${BUCKET_ARN}/${key}`,
     context: {
       'aws:SecureTransport': String(https),
-      'aws:PrincipalIsAWSService': String(principal.type === 'Service'),
+      // Present only in signed requests: an anonymous request carries no principal keys at all.
+      ...(principal.type === 'anonymous' ? {} : { 'aws:PrincipalIsAWSService': String(principal.type === 'Service') }),
+      // The principal's account: in signed requests by an account's principals (not by service principals).
+      ...(principal.type === 'AWS' ? { 'aws:PrincipalAccount': principal.id.split(':')[4] } : {}),
       ...(signed === 'none' ? {} : { 's3:signatureversion': signed === 'v2' ? 'AWS' : 'AWS4-HMAC-SHA256' }),
       ...Object.fromEntries(Object.entries(headers).map(([header, value]) => [HEADER_KEYS[header as keyof Headers], value])),
     },
@@ -91,6 +94,9 @@ const MATRIX: [string, Call, string][] = [
   ['PutObject asking for aws:kms with the listed key\'s alias', { action: PUT, headers: { sse: 'aws:kms', kmsKey: ALIAS } }, '...D.D'],
   ['PutObject asking for aws:kms with the listed key\'s alias ARN', { action: PUT, headers: { sse: 'aws:kms', kmsKey: ALIAS_ARN } }, '...D.D'],
   ['PutObject asking for aws:kms with another key', { action: PUT, headers: { sse: 'aws:kms', kmsKey: KEYS.otherOurs } }, '..DD.D'],
+  // A bare alias name resolves in the requester's account: from another account it names that account's key.
+  ['another account\'s PutObject naming the listed key\'s alias by name', { action: PUT, principal: PARTNER, headers: { sse: 'aws:kms', kmsKey: ALIAS } }, '..DD.D'],
+  ['another account\'s PutObject naming the listed key\'s alias ARN', { action: PUT, principal: PARTNER, headers: { sse: 'aws:kms', kmsKey: ALIAS_ARN } }, '...D.D'],
   ['PutObject asking for aws:kms:dsse with the listed key', { action: PUT, headers: { sse: 'aws:kms:dsse', kmsKey: KEYS.listed } }, '.....D'],
   ['PutObject asking for aws:kms:dsse without a key', { action: PUT, headers: { sse: 'aws:kms:dsse' } }, '..DD.D'],
   ['PutObject with SSE-C', { action: PUT, headers: SSE_C_HEADERS }, '..DD..'],

@@ -11,7 +11,6 @@ describe('a denied guardrail write', () => {
   it.each([
     ['PutPublicAccessBlock', denied('s3:PutBucketPublicAccessBlock', 'with an explicit deny in a service control policy'), /service control policy \(SCP\)/],
     ['PutBucketPolicy', denied('s3:PutBucketPolicy', 'with an explicit deny in a resource control policy'), /resource control policy \(RCP\)/],
-    ['PutPublicAccessBlock', 'Access Denied', /Organizations S3 policy that manages Block Public Access/],
   ] as const)('%s denied by the organisation is its setting, not a failure (%s)', (operation, message, owner) => {
     expect(deniedGuardrailWrite(operation, message)).toEqual({ code: 'OWNED_BY_ORGANIZATION', severity: 'warning', detail: expect.stringMatching(owner) });
   });
@@ -26,6 +25,9 @@ describe('a denied guardrail write', () => {
     ['PutPublicAccessBlock', denied('s3:PutBucketPublicAccessBlock', 'with an explicit deny in a permissions boundary')],
     ['PutBucketPolicy', denied('s3:PutBucketPolicy', 'with an explicit deny in a resource-based policy')],
     ['PutBucketPolicy', 'Access Denied'],
+    // A bare 403, or a VPC endpoint policy: the deployment's own problem, which must raise the alarm.
+    ['PutPublicAccessBlock', 'Access Denied'],
+    ['PutPublicAccessBlock', denied('s3:PutBucketPublicAccessBlock', 'with an explicit deny in a VPC endpoint policy')],
   ] as const)('%s denied by the guard\'s own role or the bucket policy stays a failure', (operation, message) => {
     expect(deniedGuardrailWrite(operation, message)).toBeUndefined();
   });
