@@ -31,6 +31,7 @@ export interface ReencryptRuntime {
 
 export const reencryptDeps = (guard: Guard, runtime: Pick<ReencryptRuntime, 'enqueue' | 'batch' | 'pageSize'>, requestId: string): ReencryptDeps => ({
   config: guard.config,
+  homeRegion: guard.homeRegion,
   s3: guard.s3,
   // The write path's fresh check: KMS is asked, never the cache (a key disabled a minute ago must stop the re-keying now).
   describeKeyFresh: (keyArn, region) => guard.describeKey(keyArn, region, { fresh: true }),
@@ -45,7 +46,10 @@ export const reencryptDeps = (guard: Guard, runtime: Pick<ReencryptRuntime, 'enq
     jobsFor: async (region, accountId, bucket) => (await guardJobs(guard.s3control(region), accountId))
       .filter((job) => job.bucket === bucket)
       .sort((a, b) => (b.CreationTime?.getTime() ?? 0) - (a.CreationTime?.getTime() ?? 0))
-      .map((job) => ({ jobId: job.JobId!, ...(job.Status ? { status: job.Status } : {}), keyArn: job.keyArn, failedTasks: job.ProgressSummary?.NumberOfTasksFailed ?? 0 })),
+      .map((job) => ({
+        jobId: job.JobId!, keyArn: job.keyArn, ...(job.Status ? { status: job.Status } : {}),
+        ...(job.CreationTime ? { createdAt: job.CreationTime.getTime() } : {}), ...(job.TerminationDate ? { endedAt: job.TerminationDate.getTime() } : {}),
+      })),
     describe: async (region, accountId, jobId) => jobOutcome(await describeJob(guard.s3control(region), accountId, jobId)),
   },
 });
@@ -58,6 +62,12 @@ export const createReencryptHandler = (guard: Guard, runtime: ReencryptRuntime) 
         const message = parseMessage(record.body);
         if (!message) {
           runtime.ignored(`SQS message ${record.messageId} is not a re-keying message`);
+          return;
+        }
+        // The queue is this account's: a message naming another account is not acted on (no AWS call for it).
+        const { accountId } = await guard.identityOf(context);
+        if (message.accountId !== accountId) {
+          runtime.ignored(`SQS message ${record.messageId} names account ${message.accountId}, not this function's account ${accountId}`);
           return;
         }
         const result = await runReencryptMessage(message, reencryptDeps(guard, runtime, record.messageId));

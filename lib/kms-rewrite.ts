@@ -30,7 +30,7 @@ export const describeOutsider = ({ kind, principal }: Outsider): string => {
   }
 };
 
-const NEXT_STEP = `bucket left as it is; tag it ${KMS_REWRITE_TAG}=accept once they can use the key (or exempt it)`;
+const nextStep = (left: string): string => `${left}; tag it ${KMS_REWRITE_TAG}=accept once they can use the key (or exempt it)`;
 
 /** Why each kind of party would fail under the target key. */
 const underKey = (mode: EncryptionMode, keyArn: string | undefined, permission: string): string =>
@@ -38,25 +38,35 @@ const underKey = (mode: EncryptionMode, keyArn: string | undefined, permission: 
     ? `the aws/s3 key admits only this account's principals (its key policy cannot be changed): they would fail`
     : `they keep working only if the key policy of ${keyArn ?? 'the listed key'} grants them ${permission}`;
 
-/** The violations that stop the rewrite: one for writers, one for readers, each naming who. */
-export const rewriteBlockers = (outsiders: readonly Outsider[], mode: EncryptionMode, keyArn: string | undefined): Violation[] => {
-  const blockers: Violation[] = [];
-  const add = (code: ViolationCode, who: Outsider[], role: string, permission: string): void => {
-    if (who.length === 0) return;
-    blockers.push({
-      code, severity: 'violation',
-      detail: `${mode} would lock out ${role} outside this account: ${who.map(describeOutsider).join('; ')}. ${underKey(mode, keyArn, permission)}; ${NEXT_STEP}`,
-    });
-  };
-  add('KMS_WOULD_BREAK_WRITERS', outsiders.filter((o) => o.writes), 'writers', 'kms:GenerateDataKey');
-  add('KMS_WOULD_BREAK_READERS', outsiders.filter((o) => o.reads), 'readers of new objects', 'kms:Decrypt');
-  return blockers;
-};
+interface Lockout {
+  code: ViolationCode;
+  who: readonly Outsider[];
+  role: string;
+  permission: string;
+}
 
-/** The policy could not be read: who else uses the bucket is unknown, so it is not rewritten. */
-export const unknownOutsiders = (mode: EncryptionMode): Violation => ({
+const lockouts = (mode: EncryptionMode, keyArn: string | undefined, left: string, ...all: Lockout[]): Violation[] =>
+  all.filter(({ who }) => who.length > 0).map(({ code, who, role, permission }) => ({
+    code, severity: 'violation',
+    detail: `${mode} would lock out ${role} outside this account: ${who.map(describeOutsider).join('; ')}. ${underKey(mode, keyArn, permission)}; ${nextStep(left)}`,
+  }));
+
+/** The violations that stop the rewrite: one for writers, one for readers, each naming who. */
+export const rewriteBlockers = (outsiders: readonly Outsider[], mode: EncryptionMode, keyArn: string | undefined): Violation[] => lockouts(mode, keyArn, 'bucket left as it is',
+  { code: 'KMS_WOULD_BREAK_WRITERS', who: outsiders.filter((o) => o.writes), role: 'writers', permission: 'kms:GenerateDataKey' },
+  { code: 'KMS_WOULD_BREAK_READERS', who: outsiders.filter((o) => o.reads), role: 'readers of new objects', permission: 'kms:Decrypt' });
+
+/**
+ * What stops re-keying existing objects (lib/reencrypt/) to the listed key: anyone outside the account who
+ * reads them — or writes them, and so may read back what it wrote — loses access unless the key grants it.
+ */
+export const rekeyBlockers = (outsiders: readonly Outsider[], mode: EncryptionMode, keyArn: string): Violation[] => lockouts(mode, keyArn, 'objects left as they are',
+  { code: 'KMS_WOULD_BREAK_READERS', who: outsiders.filter((o) => o.reads || o.writes), role: 'readers of existing objects', permission: 'kms:Decrypt' });
+
+/** The policy could not be read: who else uses the bucket is unknown, so it is not rewritten (nor its objects re-keyed). */
+export const unknownOutsiders = (mode: EncryptionMode, withheld = `it is not rewritten to ${mode}`, left = 'bucket left as it is'): Violation => ({
   code: 'POLICY_UNREADABLE', severity: 'violation',
-  detail: `the bucket policy could not be read (access denied): who outside this account writes or reads the bucket is unknown, so it is not rewritten to ${mode}; ${NEXT_STEP}`,
+  detail: `the bucket policy could not be read (access denied): who outside this account writes or reads the bucket is unknown, so ${withheld}; ${nextStep(left)}`,
 });
 
 /** The evaluation with its rewrite withheld: nothing is written, the blockers say why. */

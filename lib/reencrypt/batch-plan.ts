@@ -85,6 +85,44 @@ export const TERMINAL_STATUSES: ReadonlySet<JobStatus> = new Set(['Complete', 'F
 /** A job in any other state still runs (or waits): no second job for the bucket. */
 export const isTerminal = (status: JobStatus | undefined): boolean => status !== undefined && TERMINAL_STATUSES.has(status);
 
+/** A job-level failure (`Failed`) is retried at most once per this interval, per bucket and key. */
+export const JOB_RETRY_INTERVAL_MS = 7 * 24 * 60 * 60 * 1000;
+
+/** One of the guard's jobs as ListJobs shows it (times in ms). */
+export interface ListedJob {
+  jobId: string;
+  status?: string;
+  keyArn: string;
+  createdAt?: number;
+  endedAt?: number;
+}
+
+export type JobStep =
+  | { kind: 'running'; job: ListedJob }
+  /** `Complete` (its failed tasks were reported once by the sweep) or `Cancelled` (someone stopped it). */
+  | { kind: 'done'; job: ListedJob }
+  | { kind: 'wait'; job: ListedJob; retryAt: number }
+  | { kind: 'start'; retryOf?: ListedJob };
+
+/**
+ * Whether to start a job for a bucket and key, given the guard's jobs for them. A new job would list and
+ * re-key every object again (its filter cannot leave out those already on the key), so one that completed
+ * counts as done whatever its failed tasks; only a job that failed as a whole is retried, and not within
+ * JOB_RETRY_INTERVAL_MS of the last failure. S3 lists jobs for 90 days.
+ */
+export const nextJobStep = (jobs: readonly ListedJob[], now: number): JobStep => {
+  const running = jobs.find((job) => !isTerminal(job.status as JobStatus | undefined));
+  if (running) return { kind: 'running', job: running };
+  const done = jobs.find((job) => job.status === 'Complete' || job.status === 'Cancelled');
+  if (done) return { kind: 'done', job: done };
+  // A failure without a date (ListJobs always gives CreationTime) counts as just now: never a retry loop.
+  const failedAt = (job: ListedJob): number => job.endedAt ?? job.createdAt ?? now;
+  const failed = jobs.filter((job) => job.status === 'Failed').sort((a, b) => failedAt(b) - failedAt(a))[0];
+  if (!failed) return { kind: 'start' };
+  const retryAt = failedAt(failed) + JOB_RETRY_INTERVAL_MS;
+  return retryAt > now ? { kind: 'wait', job: failed, retryAt } : { kind: 'start', retryOf: failed };
+};
+
 export interface JobOutcome {
   jobId: string;
   status: string;

@@ -16,7 +16,7 @@ export interface Amount {
 export interface Tally {
   /** Objects (or versions) listed. */
   listed: Amount;
-  /** Of those, objects whose encryption was read (report mode reads a sample of large buckets). */
+  /** Of those, objects whose encryption was read (all but those deleted meanwhile or unreadable). */
   examined: Amount;
   bySource: Partial<Record<SourceKind, Amount>>;
   /** Examined objects `UpdateObjectEncryption` would change, and those already on the target. */
@@ -77,9 +77,14 @@ export const PRICES = {
 } as const;
 
 export interface CostEstimate {
-  /** Examined objects stand for all listed ones (report mode on a bucket larger than the sample). */
+  /**
+   * The figures cover only a sample: report mode stops listing a bucket after `reencryptInlineMaxObjects`
+   * objects (`covers` says how many), and the bucket holds more. Nothing is extrapolated: the total is unknown.
+   */
   sampled: boolean;
-  /** Objects `UpdateObjectEncryption` would change, extrapolated from the sample when sampled. */
+  /** The objects (and bytes) the figures count. */
+  covers: Amount;
+  /** Objects `UpdateObjectEncryption` would change. */
   objectsToReencrypt: number;
   requests: { list: number; head: number; updateObjectEncryption: number; kms: number };
   usd: { inline: number; batchOperations: number };
@@ -87,30 +92,26 @@ export interface CostEstimate {
 
 const round = (usd: number): number => Math.round(usd * 10_000) / 10_000;
 
-/** What re-keying the whole bucket would cost: inline (list, HEAD each object, update) or with one Batch Operations job. */
-export const estimateCost = (tally: Tally): CostEstimate => {
-  const sampled = tally.examined.objects < tally.listed.objects;
-  const scale = tally.examined.objects > 0 ? tally.listed.objects / tally.examined.objects : 0;
-  const objectsToReencrypt = Math.round(tally.eligible.objects * (sampled ? scale : 1));
+/** What re-keying the listed objects would cost: inline (list, HEAD each object, update) or with one Batch Operations job. */
+export const estimateCost = (tally: Tally, sampled = false): CostEstimate => {
+  const objectsToReencrypt = tally.eligible.objects;
   const list = Math.ceil(tally.listed.objects / 1000);
   const head = tally.listed.objects;
   const kms = objectsToReencrypt;
   const updates = (objectsToReencrypt / 1000) * PRICES.updatePer1000 + (kms / 10_000) * PRICES.kmsPer10000;
   return {
     sampled,
+    covers: tally.listed,
     objectsToReencrypt,
     requests: { list, head, updateObjectEncryption: objectsToReencrypt, kms },
     usd: {
       inline: round((list / 1000) * PRICES.listPer1000 + (head / 1000) * PRICES.headPer1000 + updates),
       // The manifest generator lists objects by encryption type: no HEAD per object; the filter cannot leave
       // out objects already on the key, so the job counts every SSE-S3 and SSE-KMS object.
-      batchOperations: round(PRICES.batchPerJob + (batchManifestObjects(tally, scale, sampled) / 1e6) * PRICES.batchPerMillionObjects + updates),
+      batchOperations: round(PRICES.batchPerJob + (batchManifestObjects(tally) / 1e6) * PRICES.batchPerMillionObjects + updates),
     },
   };
 };
 
-const batchManifestObjects = (tally: Tally, scale: number, sampled: boolean): number => {
-  const kinds: SourceKind[] = ['SSE_S3', 'SSE_KMS_OTHER_KEY', 'SSE_KMS_LISTED_KEY'];
-  const examined = kinds.reduce((sum, kind) => sum + (tally.bySource[kind]?.objects ?? 0), 0);
-  return Math.round(examined * (sampled ? scale : 1));
-};
+const batchManifestObjects = (tally: Tally): number =>
+  (['SSE_S3', 'SSE_KMS_OTHER_KEY', 'SSE_KMS_LISTED_KEY'] as const).reduce((sum, kind) => sum + (tally.bySource[kind]?.objects ?? 0), 0);

@@ -53,8 +53,13 @@ export const parseMessage = (body: string): ReencryptMessage | undefined => {
 const emptyTallyDefaults = (message: ReencryptMessage): ReencryptMessage => ({ ...message, tally: { ...emptyTally(), ...message.tally } });
 
 /**
- * FIFO de-duplication: the same bucket handed over twice within five minutes (event and sweep, a redelivered
- * event) starts one pass; a page's continuation is sent once.
+ * FIFO de-duplication: a bucket's start is named by the bucket and the UTC day, so the same bucket handed
+ * over twice within SQS's five-minute deduplication interval (event and sweep, a redelivered event) starts
+ * one pass; a page's continuation is sent once. SQS forgets an id after five minutes
+ * (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/FIFO-key-terms.html):
+ * hand-overs further apart each start a pass, which is why a report pass stops after its sample.
  */
 export const deduplicationId = (message: ReencryptMessage): string =>
-  createHash('sha256').update(message.cursor ? `${message.bucket}\n${message.startedAt}\n${JSON.stringify(message.cursor)}` : `${message.bucket}\nstart`).digest('hex');
+  createHash('sha256').update(message.cursor
+    ? `${message.bucket}\n${message.startedAt}\n${JSON.stringify(message.cursor)}`
+    : `${message.bucket}\nstart\n${new Date(message.startedAt).toISOString().slice(0, 10)}`).digest('hex');

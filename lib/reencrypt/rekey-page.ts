@@ -18,8 +18,6 @@ export interface PageDeps {
 
 export interface PageWork {
   objects: readonly ListedObject[];
-  /** How many of the page's objects to read (report mode reads a sample of large buckets); the rest are only counted. */
-  examine: number;
   enforce: boolean;
   target: Target;
 }
@@ -54,7 +52,7 @@ export const rekeyPage = async (work: PageWork, before: Tally, deps: PageDeps): 
     tally = countFailure(tally, code);
     if (failedObjects.length < FAILURE_SAMPLES) failedObjects.push({ key: object.key, ...(versionId ? { versionId } : {}), code, detail: `${errorName(error)}: ${errorMessage(error)}` });
   };
-  await forEachLimit(work.objects.slice(0, work.examine), deps.concurrency, async (object) => {
+  await forEachLimit(work.objects, deps.concurrency, async (object) => {
     let head: HeadResult;
     try {
       head = await deps.head(object);

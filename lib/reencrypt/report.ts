@@ -4,6 +4,7 @@
  */
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { ReencryptSetting } from '../config';
+import type { Violation } from '../evaluate';
 import type { Trigger } from '../finding';
 import type { EncryptionMode } from '../modes';
 import { logger, metrics } from '../telemetry';
@@ -19,7 +20,7 @@ export const REENCRYPTION_KEY = 'reencryption';
 /**
  * - `ESTIMATED`: report mode, nothing changed. `REENCRYPTED`: every eligible object re-keyed. `PARTIAL`: some failed.
  * - `JOB_STARTED`, `JOB_RUNNING`, `JOB_COMPLETED`, `JOB_FAILED`: a Batch Operations job for a large bucket.
- * - `SKIPPED`: nothing to do (not covered, exempt, gone). `ERROR`: the guard would not act (unusable key, missing setup).
+ * - `SKIPPED`: nothing to do (not covered, exempt, gone, a job already ran), or not done (`violations`). `ERROR`: the guard would not act (unusable key, missing setup).
  */
 export type ReencryptOutcome = 'ESTIMATED' | 'REENCRYPTED' | 'PARTIAL' | 'JOB_STARTED' | 'JOB_RUNNING' | 'JOB_COMPLETED' | 'JOB_FAILED' | 'SKIPPED' | 'ERROR';
 
@@ -34,6 +35,8 @@ export interface ReencryptFinding {
   mode?: EncryptionMode;
   outcome: ReencryptOutcome;
   detail?: string;
+  /** Why the guard would not re-key (SKIPPED): someone outside the account would lose the objects. */
+  violations?: Violation[];
   target?: Target;
   path?: 'inline' | 'batch';
   tally?: Tally;
@@ -63,6 +66,6 @@ export const countPage = (before: Tally, after: Tally): void => countProgress(re
 
 export const logReencryption = (finding: ReencryptFinding): void => {
   const log = finding.outcome === 'ERROR' || finding.outcome === 'PARTIAL' || finding.outcome === 'JOB_FAILED' ? logger.error.bind(logger)
-    : finding.outcome === 'ESTIMATED' && (finding.tally?.eligible.objects ?? 0) > 0 ? logger.warn.bind(logger) : logger.info.bind(logger);
+    : (finding.outcome === 'ESTIMATED' && (finding.tally?.eligible.objects ?? 0) > 0) || (finding.violations?.length ?? 0) > 0 ? logger.warn.bind(logger) : logger.info.bind(logger);
   log(REENCRYPTION_MESSAGE, { [REENCRYPTION_KEY]: finding });
 };

@@ -14,6 +14,7 @@ Path-style addressing only (the guard uses it against an emulator).
 """
 import os
 import re
+from datetime import datetime, timezone
 from urllib.parse import parse_qs, unquote
 from xml.etree import ElementTree
 
@@ -70,6 +71,16 @@ def _find(bucket, key, version_id):
     return None
 
 
+def _retained(stored):
+    """Under an Object Lock retention that has not expired (a retain-until date in the past protects nothing)."""
+    if not stored.lock_mode or not stored.lock_until:
+        return False
+    until = datetime.fromisoformat(str(stored.lock_until).replace("Z", "+00:00"))
+    if until.tzinfo is None:
+        until = until.replace(tzinfo=timezone.utc)
+    return until > datetime.now(timezone.utc)
+
+
 def update_object_encryption(environ, start_response, account_id, region, bucket_name, key_name):
     query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
     version_id = query.get("versionId", [None])[0]
@@ -77,8 +88,9 @@ def update_object_encryption(environ, start_response, account_id, region, bucket
         bucket = s3_backends[account_id]["aws"].get_bucket(bucket_name)
     except MissingBucket:
         return _error(start_response, "404 Not Found", "NoSuchBucket", "The specified bucket does not exist")
+    # The bucket's owner, not the caller: moto finds another account's bucket for the caller too.
     expected_owner = environ.get("HTTP_X_AMZ_EXPECTED_BUCKET_OWNER")
-    if expected_owner and expected_owner != account_id:
+    if expected_owner and expected_owner != bucket.account_id:
         return _error(start_response, "403 Forbidden", "AccessDenied", "Access Denied")
     if not any(name.startswith("HTTP_X_AMZ_CHECKSUM_") for name in environ) and "HTTP_CONTENT_MD5" not in environ:
         return _error(start_response, "400 Bad Request", "InvalidRequest", "Missing required header for this request: Content-MD5 or x-amz-checksum-*")
@@ -120,7 +132,7 @@ def update_object_encryption(environ, start_response, account_id, region, bucket
     if key_account != bucket.account_id:
         return _error(start_response, "403 Forbidden", "AccessDenied",
                       "The AWS KMS key in the request must be owned by the same account as the bucket. Modify the request to specify a KMS key from the same account, and then try again.")
-    if stored.lock_legal_status == "ON" or stored.lock_mode:
+    if stored.lock_legal_status == "ON" or _retained(stored):
         return _error(start_response, "403 Forbidden", "AccessDenied",
                       "The encryption type for the specified object can't be updated because that object is protected by S3 Object Lock.")
     kms_key = kms_backends[key_account][key_region].keys.get(key_id)

@@ -6,10 +6,11 @@
  */
 import { createHash } from 'node:crypto';
 import {
-  GetObjectCommand, HeadObjectCommand, type HeadObjectCommandOutput, PutBucketVersioningCommand, PutObjectCommand, type PutObjectCommandInput,
-  UpdateObjectEncryptionCommand, type UpdateObjectEncryptionCommandInput,
+  CreateBucketCommand, GetObjectCommand, HeadObjectCommand, type HeadObjectCommandOutput, PutBucketVersioningCommand, PutObjectCommand, type PutObjectCommandInput,
+  PutObjectLegalHoldCommand, S3Client, UpdateObjectEncryptionCommand, type UpdateObjectEncryptionCommandInput,
 } from '@aws-sdk/client-s3';
-import { admin, uniqueBucket } from './aws';
+import { useEmulator } from '../emulator-env';
+import { admin, REGION, uniqueBucket } from './aws';
 
 const s3Admin = admin();
 const { s3 } = s3Admin;
@@ -35,6 +36,18 @@ const rejection = async (promise: Promise<unknown>): Promise<{ name: string; sta
   throw new Error('expected the request to fail');
 };
 const invalidRequest = { name: 'InvalidRequest', status: 400 };
+const OWNER = '123456789012';
+const OTHER_ACCOUNT = '210987654321';
+
+/** A client whose requests the emulator attributes to another account (moto's x-moto-account-id header). */
+const clientOf = (account: string): S3Client => {
+  const client = new S3Client({ region: REGION, endpoint: useEmulator(), forcePathStyle: true });
+  client.middlewareStack.add((next) => async (args) => {
+    (args.request as { headers: Record<string, string> }).headers['x-moto-account-id'] = account;
+    return next(args);
+  }, { step: 'build', name: 'motoAccount' });
+  return client;
+};
 
 beforeAll(async () => {
   bucket = uniqueBucket('uoe');
@@ -104,6 +117,37 @@ describe('the emulator\'s UpdateObjectEncryption', () => {
     expect(await rejection(update('keys.txt', await s3Admin.createKey('Disabled')))).toMatchObject({ name: 'KMS.DisabledException', status: 400 });
     expect(await rejection(update('keys.txt', 'alias/aws/s3'))).toMatchObject(invalidRequest);
     expect((await head('keys.txt')).ServerSideEncryption).toBe('AES256');
+  });
+
+  it('checks ExpectedBucketOwner against the bucket\'s owner, not the caller: another account naming itself is refused', async () => {
+    await put('owned.txt', { ServerSideEncryption: 'AES256' });
+    const byOther = clientOf(OTHER_ACCOUNT);
+    const request = (ExpectedBucketOwner: string) =>
+      new UpdateObjectEncryptionCommand({ Bucket: bucket, Key: 'owned.txt', ExpectedBucketOwner, ObjectEncryption: { SSEKMS: { KMSKeyArn: keyA, BucketKeyEnabled: true } } });
+    expect(await rejection(byOther.send(request(OTHER_ACCOUNT)))).toMatchObject({ name: 'AccessDenied', status: 403 });
+    expect(await rejection(s3.send(request(OTHER_ACCOUNT)))).toMatchObject({ name: 'AccessDenied', status: 403 });
+    expect((await head('owned.txt')).ServerSideEncryption).toBe('AES256');
+    // Naming the owner passes the check (the emulator models no bucket policy: a caller of another account is not refused for that).
+    await byOther.send(request(OWNER));
+    expect(await head('owned.txt')).toMatchObject({ ServerSideEncryption: 'aws:kms', SSEKMSKeyId: keyA });
+  });
+
+  it('refuses an object under a legal hold or an unexpired retention, and re-keys one whose retention has expired', async () => {
+    const locked = uniqueBucket('uoe-lock');
+    await s3.send(new CreateBucketCommand({ Bucket: locked, ObjectLockEnabledForBucket: true }));
+    const putLocked = (Key: string, extra: Partial<PutObjectCommandInput>) =>
+      s3.send(new PutObjectCommand({ Bucket: locked, Key, Body: Key, ServerSideEncryption: 'AES256', ...extra }));
+    const updateLocked = (Key: string) => s3.send(new UpdateObjectEncryptionCommand({ Bucket: locked, Key, ObjectEncryption: { SSEKMS: { KMSKeyArn: keyA, BucketKeyEnabled: true } } }));
+    const retainFor = (ms: number) => ({ ObjectLockMode: 'GOVERNANCE' as const, ObjectLockRetainUntilDate: new Date(Date.now() + ms) });
+    await putLocked('held.txt', {});
+    await s3.send(new PutObjectLegalHoldCommand({ Bucket: locked, Key: 'held.txt', LegalHold: { Status: 'ON' } }));
+    await putLocked('retained.txt', retainFor(24 * 60 * 60 * 1000));
+    await putLocked('expiring.txt', retainFor(1500));
+    expect(await rejection(updateLocked('held.txt'))).toMatchObject({ name: 'AccessDenied', status: 403, message: expect.stringMatching(/Object Lock/) });
+    expect(await rejection(updateLocked('retained.txt'))).toMatchObject({ name: 'AccessDenied', status: 403, message: expect.stringMatching(/Object Lock/) });
+    await new Promise((resolve) => setTimeout(resolve, 2100)); // the retain-until date (whole seconds) is now past
+    await updateLocked('expiring.txt');
+    expect(await s3.send(new HeadObjectCommand({ Bucket: locked, Key: 'expiring.txt' }))).toMatchObject({ ServerSideEncryption: 'aws:kms', SSEKMSKeyId: keyA });
   });
 
   it('answers NoSuchKey for a missing object, and NoSuchBucket for a missing bucket', async () => {

@@ -5,7 +5,8 @@
  */
 import { createHash } from 'node:crypto';
 import {
-  HeadObjectCommand, type HeadObjectCommandOutput, ListObjectVersionsCommand, PutBucketEncryptionCommand, PutBucketVersioningCommand, PutObjectCommand, type PutObjectCommandInput,
+  DeleteBucketPolicyCommand, HeadObjectCommand, type HeadObjectCommandOutput, ListObjectVersionsCommand, PutBucketEncryptionCommand, PutBucketPolicyCommand, PutBucketVersioningCommand,
+  PutObjectCommand, type PutObjectCommandInput,
 } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, DeleteMessageCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSEvent } from 'aws-lambda';
@@ -171,6 +172,23 @@ describe('re-keying a bucket\'s objects against the emulator', () => {
     const { guard, findings } = await pass({ REENCRYPT_OBJECTS: 'enforce', REENCRYPT_VERSIONS: 'all' }, async (send) => send(firstMessage(compliant(), Date.now() + 1)));
     expect(findings[0]).toMatchObject({ outcome: 'REENCRYPTED', tally: { eligible: { objects: 0 }, reencrypted: {} } });
     expect(callsOf(guard, 'S3.UpdateObjectEncryption')).toBe(0);
+  });
+
+  it('re-keys nothing while the bucket policy lets another account read objects: SKIPPED with KMS_WOULD_BREAK_READERS', async () => {
+    const reader = '210987654321';
+    await s3.send(new PutBucketPolicyCommand({ Bucket: bucket, Policy: JSON.stringify({
+      Version: '2012-10-17',
+      Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${reader}:root` }, Action: 's3:GetObject', Resource: `arn:aws:s3:::${bucket}/*` }],
+    }) }));
+    try {
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'shared/new', Body: 'x', ServerSideEncryption: 'AES256' }));
+      const { guard, findings } = await pass({ REENCRYPT_OBJECTS: 'enforce' }, async (send) => send(firstMessage(compliant(), Date.now() + 3)));
+      expect(findings).toEqual([expect.objectContaining({ outcome: 'SKIPPED', violations: [expect.objectContaining({ code: 'KMS_WOULD_BREAK_READERS', detail: expect.stringContaining(reader) })] })]);
+      expect(callsOf(guard, 'S3.UpdateObjectEncryption')).toBe(0);
+      expect((await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'shared/new' }))).ServerSideEncryption).toBe('AES256');
+    } finally {
+      await s3.send(new DeleteBucketPolicyCommand({ Bucket: bucket }));
+    }
   });
 
   it('never re-keys to an unusable key: a disabled listed key stops the pass before any object', async () => {

@@ -5,7 +5,7 @@
  * https://docs.aws.amazon.com/AmazonS3/latest/userguide/batch-ops-update-encryption.html
  */
 import { DescribeKeyCommand, GetKeyRotationStatusCommand, KMSClient } from '@aws-sdk/client-kms';
-import { GetBucketTaggingCommand, HeadObjectCommand, ListObjectsV2Command, S3Client, UpdateObjectEncryptionCommand } from '@aws-sdk/client-s3';
+import { GetBucketPolicyCommand, GetBucketTaggingCommand, HeadObjectCommand, ListObjectsV2Command, S3Client, UpdateObjectEncryptionCommand } from '@aws-sdk/client-s3';
 import {
   CreateJobCommand, DescribeJobCommand, GetJobTaggingCommand, type JobStatus, ListJobsCommand, PutJobTaggingCommand, S3ControlClient,
 } from '@aws-sdk/client-s3-control';
@@ -15,7 +15,7 @@ import { jobTrackingDeps } from '../../lib/reencrypt/batch-operations';
 import { firstMessage } from '../../lib/reencrypt/message';
 import { runReencryptMessage } from '../../lib/reencrypt/run';
 import { trackJobs } from '../../lib/reencrypt/track-jobs';
-import { testGuard } from './aws-mocks';
+import { s3Error, testGuard } from './aws-mocks';
 import { ACCOUNT, configFor, KEYS, REGION } from './fixtures';
 
 const s3 = mockClient(S3Client);
@@ -27,9 +27,10 @@ const ROLE = `arn:aws:iam::${ACCOUNT}:role/guard-batch-operations`;
 const REPORTS = `guard-rekey-${ACCOUNT}-${REGION}`;
 const description = `s3-encryption-guard:reencrypt ${BUCKET} ${KEYS.listed}`;
 
+const DAY = 24 * 60 * 60 * 1000;
 const guard = () => testGuard(configFor('SSE_KMS_CUSTOMER_MANAGED', { reencrypt: { objects: 'enforce', inlineMaxObjects: 2, versions: 'current' } }));
-const run = (batch: Parameters<typeof reencryptDeps>[1]['batch'] = { stack: { roleName: 'guard-batch-operations', reportBucketPrefix: 'guard-rekey' } }) =>
-  runReencryptMessage(firstMessage({ bucket: BUCKET, region: REGION, account: ACCOUNT, trigger: { type: 'sweep', sweepId: 's1' } }, 0),
+const run = (batch: Parameters<typeof reencryptDeps>[1]['batch'] = { stack: { roleName: 'guard-batch-operations', reportBucketPrefix: 'guard-rekey' } }, region = REGION) =>
+  runReencryptMessage(firstMessage({ bucket: BUCKET, region, account: ACCOUNT, trigger: { type: 'sweep', sweepId: 's1' } }, 0),
     reencryptDeps(guard(), { enqueue: async () => undefined, batch }, 'message-1'));
 
 beforeEach(() => {
@@ -37,6 +38,7 @@ beforeEach(() => {
   kms.reset();
   control.reset();
   s3.on(GetBucketTaggingCommand).resolves({ TagSet: [] });
+  s3.on(GetBucketPolicyCommand).rejects(s3Error('NoSuchBucketPolicy', 404));
   // Three objects listed in pages of two: more than reencryptInlineMaxObjects (2).
   s3.on(ListObjectsV2Command).callsFake((input: { ContinuationToken?: string }) => (input.ContinuationToken === 't1'
     ? { Contents: [{ Key: 'c', Size: 1 }], IsTruncated: false }
@@ -92,16 +94,41 @@ describe('a bucket larger than reencryptInlineMaxObjects goes to S3 Batch Operat
     expect(control.commandCalls(CreateJobCommand)).toHaveLength(0);
   });
 
-  it('creates no job once a job completed without failures for that key; a job for another key does not count', async () => {
+  it('creates no job once a job for that key completed, with or without failed tasks (the sweep reports those once); a job for another key does not count', async () => {
     control.on(ListJobsCommand).resolves({ Jobs: [
-      { JobId: 'done', Description: description, Status: 'Complete', ProgressSummary: { NumberOfTasksFailed: 0 } },
-    ] });
-    expect(await run()).toMatchObject({ finding: { outcome: 'SKIPPED', detail: expect.stringMatching(/job done already re-keyed/) } });
-    control.on(ListJobsCommand).resolves({ Jobs: [
-      { JobId: 'old-key', Description: `s3-encryption-guard:reencrypt ${BUCKET} ${KEYS.otherOurs}`, Status: 'Complete', ProgressSummary: { NumberOfTasksFailed: 0 } },
       { JobId: 'with-failures', Description: description, Status: 'Complete', ProgressSummary: { NumberOfTasksFailed: 3 } },
     ] });
+    expect(await run()).toMatchObject({ finding: { outcome: 'SKIPPED', detail: expect.stringMatching(/job with-failures already ran/) } });
+    control.on(ListJobsCommand).resolves({ Jobs: [{ JobId: 'stopped', Description: description, Status: 'Cancelled' }] });
+    expect(await run()).toMatchObject({ finding: { outcome: 'SKIPPED', detail: expect.stringMatching(/job stopped already ran .*Cancelled/) } });
+    expect(control.commandCalls(CreateJobCommand)).toHaveLength(0);
+    control.on(ListJobsCommand).resolves({ Jobs: [
+      { JobId: 'old-key', Description: `s3-encryption-guard:reencrypt ${BUCKET} ${KEYS.otherOurs}`, Status: 'Complete', ProgressSummary: { NumberOfTasksFailed: 0 } },
+    ] });
     expect(await run()).toMatchObject({ finding: { outcome: 'JOB_STARTED' } });
+  });
+
+  it('retries a job that failed as a whole at most once per 7 days, counted from its termination', async () => {
+    const failed = (JobId: string, endedDaysAgo: number) => ({
+      JobId, Description: description, Status: 'Failed' as const, CreationTime: new Date(Date.now() - (endedDaysAgo + 1) * DAY), TerminationDate: new Date(Date.now() - endedDaysAgo * DAY),
+    });
+    control.on(ListJobsCommand).resolves({ Jobs: [failed('recent', 6), failed('older', 20)] });
+    expect(await run()).toMatchObject({ finding: { outcome: 'SKIPPED', detail: expect.stringMatching(/job recent failed .*next attempt is after \d{4}-/) } });
+    expect(control.commandCalls(CreateJobCommand)).toHaveLength(0);
+    control.on(ListJobsCommand).resolves({ Jobs: [failed('week-old', 7.01), failed('older', 20)] });
+    expect(await run()).toMatchObject({ finding: { outcome: 'JOB_STARTED', detail: expect.stringMatching(/job week-old failed/) } });
+    expect(control.commandCalls(CreateJobCommand)).toHaveLength(1);
+  });
+
+  it('is an ERROR, creating nothing, for a large bucket outside the stack\'s region: it needs a stack there', async () => {
+    const west = configFor('SSE_KMS_CUSTOMER_MANAGED', { kmsKeyArns: [KEYS.listed, KEYS.listedWest] });
+    kms.on(DescribeKeyCommand, { KeyId: KEYS.listedWest }).resolves({ KeyMetadata: { KeyId: 'w', Arn: KEYS.listedWest, AWSAccountId: ACCOUNT, KeyState: 'Enabled', KeySpec: 'SYMMETRIC_DEFAULT', KeyUsage: 'ENCRYPT_DECRYPT', KeyManager: 'CUSTOMER' } });
+    const result = await runReencryptMessage(firstMessage({ bucket: BUCKET, region: 'eu-west-1', account: ACCOUNT, trigger: { type: 'sweep', sweepId: 's1' } }, 0),
+      reencryptDeps(testGuard({ ...west, reencrypt: { objects: 'enforce', inlineMaxObjects: 2, versions: 'current' } }),
+        { enqueue: async () => undefined, batch: { stack: { roleName: 'guard-batch-operations', reportBucketPrefix: 'guard-rekey' } } }, 'message-1'));
+    expect(result).toMatchObject({ finding: { outcome: 'ERROR', region: 'eu-west-1', detail: expect.stringMatching(/need a stack deployed in eu-west-1/) } });
+    expect(control.commandCalls(ListJobsCommand)).toHaveLength(0);
+    expect(control.commandCalls(CreateJobCommand)).toHaveLength(0);
   });
 
   it('is an ERROR, creating nothing, when the stack has no Batch Operations role or report bucket', async () => {

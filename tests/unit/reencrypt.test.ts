@@ -80,10 +80,10 @@ describe('the estimate', () => {
     expect(cost).toMatchObject({ sampled: false, objectsToReencrypt: 1, requests: { list: 1, head: 3, updateObjectEncryption: 1, kms: 1 } });
     expect(cost.usd.batchOperations).toBeGreaterThanOrEqual(PRICES.batchPerJob);
   });
-  it('extrapolates from a sample when only part of the bucket was read (report mode, large bucket)', () => {
-    let tally = countListed(emptyTally(), Array.from({ length: 1000 }, () => 1));
+  it('labels figures that cover only a sample (report mode stops after reencryptInlineMaxObjects): nothing extrapolated', () => {
+    let tally = countListed(emptyTally(), Array.from({ length: 10 }, () => 1));
     for (let i = 0; i < 10; i++) tally = countExamined(tally, 1, i < 4 ? 'SSE_S3' : 'SSE_KMS_LISTED_KEY', i < 4 ? { action: 'update' } : { action: 'none' });
-    expect(estimateCost(tally)).toMatchObject({ sampled: true, objectsToReencrypt: 400 });
+    expect(estimateCost(tally, true)).toMatchObject({ sampled: true, covers: { objects: 10, bytes: 10 }, objectsToReencrypt: 4 });
   });
 });
 
@@ -124,8 +124,9 @@ describe('queue messages', () => {
       expect(parseMessage(bad)).toBeUndefined();
     }
   });
-  it('de-duplicate a bucket\'s start (event and sweep at once), and each page of a pass', () => {
+  it('de-duplicate a bucket\'s start (event and sweep at once, the same UTC day), and each page of a pass', () => {
     expect(deduplicationId(message)).toBe(deduplicationId({ ...message, startedAt: 9 }));
+    expect(deduplicationId(message)).not.toBe(deduplicationId({ ...message, startedAt: 24 * 60 * 60 * 1000 }));
     const page = { ...message, cursor: { continuationToken: 't' } };
     expect(deduplicationId(page)).not.toBe(deduplicationId({ ...page, cursor: { continuationToken: 'u' } }));
   });
