@@ -155,7 +155,9 @@ const mustDeny = (configuration: Configuration, req: Request): boolean => {
     case 'CUSTOMER_KEY': case 'DSSE': {
       const allowed = configuration === 'DSSE' ? ['aws:kms:dsse'] : ['aws:kms', 'aws:kms:dsse'];
       const listedKey = [KEYS.listed, KEY_ID, ALIAS, ALIAS_ARN];
-      return (sse !== undefined && !allowed.includes(sse)) || (kmsKey !== undefined && !listedKey.includes(kmsKey)) || (sse !== undefined && kmsKey === undefined) || sseC;
+      // A bare alias name names the listed key only for a principal of the key's own account.
+      const foreignAliasName = kmsKey === ALIAS && context['aws:PrincipalAccount'] !== KEYS.listed.split(':')[4];
+      return (sse !== undefined && !allowed.includes(sse)) || (kmsKey !== undefined && !listedKey.includes(kmsKey)) || (sse !== undefined && kmsKey === undefined) || sseC || foreignAliasName;
     }
   }
 };
