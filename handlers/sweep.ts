@@ -20,7 +20,7 @@ import { trackJobs } from '../lib/reencrypt/track-jobs';
 /** Re-keying jobs: each finding logged; a finished job's objects counted in the metrics once. */
 const trackReencryptionJobs = async (guard: Guard, accountId: string): Promise<void> => {
   try {
-    const findings = await trackJobs(jobTrackingDeps(guard.s3control(guard.homeRegion), accountId, guard.homeRegion, guard.config.bucketKeyEnabled));
+    const findings = await trackJobs(jobTrackingDeps(guard.s3control(guard.homeRegion), guard.s3(guard.homeRegion), accountId, guard.homeRegion, guard.config.bucketKeyEnabled));
     for (const finding of findings) {
       logReencryption(finding);
       if (finding.outcome !== 'JOB_RUNNING' && finding.job) countProgress(finding.job.tasks.succeeded, finding.job.tasks.failed);

@@ -61,7 +61,8 @@ const keyStatements = (keys) => [
 ];
 
 const objectStatements = [
-  { Effect: 'Allow', Action: ['s3:GetObject', 's3:GetObjectVersion', 's3:UpdateObjectEncryption'], Resource: sub('arn:${AWS::Partition}:s3:::*/*'), Condition: inThisAccount },
+  // GetObjectRetention and GetObjectLegalHold make HeadObject show an object's Object Lock, which S3 refuses to re-key.
+  { Effect: 'Allow', Action: ['s3:GetObject', 's3:GetObjectVersion', 's3:GetObjectRetention', 's3:GetObjectLegalHold', 's3:UpdateObjectEncryption'], Resource: sub('arn:${AWS::Partition}:s3:::*/*'), Condition: inThisAccount },
   { Effect: 'Allow', Action: ['s3:ListBucket', 's3:ListBucketVersions'], Resource: sub('arn:${AWS::Partition}:s3:::*'), Condition: inThisAccount },
 ];
 
@@ -188,6 +189,8 @@ const resources = async (resolveVariable) => {
             Statement: [
               { Effect: 'Allow', Action: 's3:ListJobs', Resource: '*' }, // no resource-level permissions
               { Effect: 'Allow', Action: ['s3:DescribeJob', 's3:GetJobTagging', 's3:PutJobTagging'], Resource: JOB_ARN },
+              // The failed objects' reasons, from the completion reports in the stack's own report bucket.
+              { Effect: 'Allow', Action: 's3:GetObject', Resource: sub('${ReencryptReportBucket.Arn}/*') },
             ],
           },
         },

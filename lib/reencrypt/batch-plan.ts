@@ -132,6 +132,8 @@ export interface JobOutcome {
   failureReasons: string[];
   /** Where the completion report with each failed object's reason is written. */
   report?: string;
+  /** The same, as the report bucket and the key of its manifest. */
+  reportManifest?: { bucket: string; key: string };
 }
 
 export const jobOutcome = (job: JobDescriptor): JobOutcome => {
@@ -142,6 +144,9 @@ export const jobOutcome = (job: JobDescriptor): JobOutcome => {
     finished: isTerminal(job.Status),
     tasks: { total: progress.TotalNumberOfTasks ?? 0, succeeded: progress.NumberOfTasksSucceeded ?? 0, failed: progress.NumberOfTasksFailed ?? 0 },
     failureReasons: (job.FailureReasons ?? []).map((reason) => `${reason.FailureCode ?? 'Unknown'}: ${reason.FailureReason ?? ''}`.trim()),
-    ...(job.Report?.Enabled && job.Report.Bucket ? { report: `${job.Report.Bucket.replace(/^arn:[a-z-]+:s3:::/, 's3://')}/${job.Report.Prefix ?? ''}/job-${job.JobId}/` } : {}),
+    ...(job.Report?.Enabled && job.Report.Bucket ? {
+      report: `${job.Report.Bucket.replace(/^arn:[a-z-]+:s3:::/, 's3://')}/${job.Report.Prefix ?? ''}/job-${job.JobId}/`,
+      reportManifest: { bucket: job.Report.Bucket.replace(/^arn:[a-z-]+:s3:::/, ''), key: `${job.Report.Prefix ? `${job.Report.Prefix}/` : ''}job-${job.JobId}/manifest.json` },
+    } : {}),
   };
 };

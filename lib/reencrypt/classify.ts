@@ -11,13 +11,17 @@ import type { Target, TargetProblem } from './coverage';
 /** The object's encryption as `HeadObject` shows it (an SSE-C object answers 400 without its key). */
 export type ObjectEncryptionState =
   | { kind: 'sse-c' }
-  | { kind: 'read'; algorithm?: string; kmsKeyId?: string; bucketKeyEnabled?: boolean };
+  | {
+    kind: 'read'; algorithm?: string; kmsKeyId?: string; bucketKeyEnabled?: boolean;
+    /** Under a legal hold or an unexpired retention: S3 refuses to change its encryption (AccessDenied). */
+    locked?: boolean;
+  };
 
 export const SOURCE_KINDS = ['SSE_S3', 'SSE_KMS_OTHER_KEY', 'SSE_KMS_LISTED_KEY', 'DSSE_KMS', 'SSE_C', 'UNENCRYPTED', 'UNKNOWN'] as const;
 export type SourceKind = (typeof SOURCE_KINDS)[number];
 
 /** Why an object is not re-keyed in place. */
-export type IneligibleReason = 'UNENCRYPTED_SOURCE' | 'DSSE_SOURCE' | 'SSE_C_SOURCE' | 'UNKNOWN_SOURCE' | TargetProblem;
+export type IneligibleReason = 'UNENCRYPTED_SOURCE' | 'DSSE_SOURCE' | 'SSE_C_SOURCE' | 'UNKNOWN_SOURCE' | 'OBJECT_LOCKED' | TargetProblem;
 
 export type Decision =
   | { action: 'update' }
@@ -51,5 +55,12 @@ export const decide = (state: ObjectEncryptionState, target: Target): { kind: So
   if (kind === 'SSE_KMS_LISTED_KEY' && state.kind === 'read' && (state.bucketKeyEnabled ?? false) === target.bucketKeyEnabled) {
     return { kind, decision: { action: 'none' } };
   }
+  // S3 refuses UpdateObjectEncryption on an object under Object Lock retention or legal hold
+  // (https://docs.aws.amazon.com/AmazonS3/latest/API/API_UpdateObjectEncryption.html): not attempted, reported.
+  if (state.kind === 'read' && state.locked) return { kind, decision: { action: 'ineligible', reason: 'OBJECT_LOCKED' } };
   return { kind, decision: { action: 'update' } };
 };
+
+/** Whether HEAD's Object Lock fields (shown to callers with s3:GetObjectRetention / s3:GetObjectLegalHold) lock the object now. */
+export const isLocked = (head: { ObjectLockLegalHoldStatus?: string; ObjectLockMode?: string; ObjectLockRetainUntilDate?: Date }, now: number): boolean =>
+  head.ObjectLockLegalHoldStatus === 'ON' || (head.ObjectLockMode !== undefined && head.ObjectLockRetainUntilDate !== undefined && head.ObjectLockRetainUntilDate.getTime() > now);

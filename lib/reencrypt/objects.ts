@@ -8,7 +8,7 @@ import {
 import { httpStatus } from '../aws-errors';
 import type { BucketRef, S3ForRegion } from '../bucket-state';
 import type { ReencryptVersions } from '../config';
-import type { ObjectEncryptionState } from './classify';
+import { isLocked, type ObjectEncryptionState } from './classify';
 
 export interface ListedObject {
   key: string;
@@ -71,6 +71,7 @@ export const headObject = async (s3: S3ForRegion, ref: BucketRef, object: Listed
         ...(head.ServerSideEncryption ? { algorithm: head.ServerSideEncryption } : {}),
         ...(head.SSEKMSKeyId ? { kmsKeyId: head.SSEKMSKeyId } : {}),
         ...(head.BucketKeyEnabled !== undefined ? { bucketKeyEnabled: head.BucketKeyEnabled } : {}),
+        ...(isLocked(head, Date.now()) ? { locked: true } : {}),
       },
       ...(versionId ? { versionId } : {}),
     };

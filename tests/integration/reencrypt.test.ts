@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import {
+  CreateBucketCommand,
   DeleteBucketPolicyCommand, HeadObjectCommand, type HeadObjectCommandOutput, ListObjectVersionsCommand, PutBucketEncryptionCommand, PutBucketPolicyCommand, PutBucketVersioningCommand,
   PutObjectCommand, type PutObjectCommandInput,
 } from '@aws-sdk/client-s3';
@@ -189,6 +190,19 @@ describe('re-keying a bucket\'s objects against the emulator', () => {
     } finally {
       await s3.send(new DeleteBucketPolicyCommand({ Bucket: bucket }));
     }
+  });
+
+  it('an object under legal hold is not attempted (S3 would refuse it): reported OBJECT_LOCKED, no failure, the rest re-keyed', async () => {
+    const locked = uniqueBucket('rekey-lock');
+    await s3.send(new CreateBucketCommand({ Bucket: locked, ObjectLockEnabledForBucket: true }));
+    await s3.send(new PutBucketEncryptionCommand({ Bucket: locked, ServerSideEncryptionConfiguration: { Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: listed }, BucketKeyEnabled: true }] } }));
+    await s3.send(new PutObjectCommand({ Bucket: locked, Key: 'held', Body: 'x', ServerSideEncryption: 'AES256', ObjectLockLegalHoldStatus: 'ON' }));
+    await s3.send(new PutObjectCommand({ Bucket: locked, Key: 'free', Body: 'y', ServerSideEncryption: 'AES256' }));
+    const { guard, findings } = await pass({ REENCRYPT_OBJECTS: 'enforce' }, async (send) => send(firstMessage({ ...compliant(), bucket: locked }, Date.now() + 4)));
+    expect(findings[0]).toMatchObject({ outcome: 'REENCRYPTED', tally: { reencrypted: { SSE_S3: 1 }, failed: {}, ineligible: { OBJECT_LOCKED: { objects: 1 } } } });
+    expect(callsOf(guard, 'S3.UpdateObjectEncryption')).toBe(1);
+    expect((await s3.send(new HeadObjectCommand({ Bucket: locked, Key: 'held' }))).ServerSideEncryption).toBe('AES256');
+    expect((await s3.send(new HeadObjectCommand({ Bucket: locked, Key: 'free' }))).SSEKMSKeyId).toBe(listed);
   });
 
   it('never re-keys to an unusable key: a disabled listed key stops the pass before any object', async () => {

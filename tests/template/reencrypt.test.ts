@@ -51,14 +51,19 @@ describe('packaged template with reencryptObjects=enforce', () => {
     expect(queue.QueueName).toBe('s3-encryption-guard-dev-reencrypt.fifo');
   });
 
-  it('lets only the re-keying function and the Batch Operations role change objects\' encryption, read objects, use the keys, start jobs', () => {
+  it('lets only the re-keying function and the Batch Operations role change objects\' encryption, read objects (the sweep: only its completion reports), use the keys, start jobs', () => {
     const roles = resourcesOfType(template, 'AWS::IAM::Role').map(([id]) => id);
     expect(roles).toEqual(expect.arrayContaining([REENCRYPT_ROLE, BATCH_ROLE, 'IamRoleLambdaExecution', 'SweepBucketsRole']));
     for (const role of roles) {
       const granted = [...new Set(actionsOf(template, role).filter((action) => REKEYING_ACTIONS.includes(action)))];
       if (role === REENCRYPT_ROLE) expect(granted.sort()).toEqual([...REKEYING_ACTIONS].sort());
       else if (role === BATCH_ROLE) expect(granted.sort()).toEqual(REKEYING_ACTIONS.filter((action) => action !== 'iam:PassRole' && action !== 's3:CreateJob').sort());
-      else expect({ role, granted }).toEqual({ role, granted: [] });
+      else if (role === 'SweepBucketsRole') {
+        // The sweep reads the completion reports, and only those: objects of the stack's own report bucket.
+        expect({ role, granted }).toEqual({ role, granted: ['s3:GetObject'] });
+        const reads = roleStatements(template, role).filter((statement) => asArray<string>(statement.Action).includes('s3:GetObject'));
+        expect(reads.map((statement) => statement.Resource)).toEqual([{ 'Fn::Sub': '${ReencryptReportBucket.Arn}/*' }]);
+      } else expect({ role, granted }).toEqual({ role, granted: [] });
     }
     // The bucket path only hands buckets over; the sweep also tracks the jobs.
     expect(actionsOf(template, 'IamRoleLambdaExecution')).toContain('sqs:SendMessage');

@@ -5,7 +5,7 @@
  * https://docs.aws.amazon.com/AmazonS3/latest/userguide/batch-ops-update-encryption.html
  */
 import { DescribeKeyCommand, GetKeyRotationStatusCommand, KMSClient } from '@aws-sdk/client-kms';
-import { GetBucketPolicyCommand, GetBucketTaggingCommand, HeadObjectCommand, ListObjectsV2Command, S3Client, UpdateObjectEncryptionCommand } from '@aws-sdk/client-s3';
+import { GetBucketPolicyCommand, GetBucketTaggingCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client, UpdateObjectEncryptionCommand } from '@aws-sdk/client-s3';
 import {
   CreateJobCommand, DescribeJobCommand, GetJobTaggingCommand, type JobStatus, ListJobsCommand, PutJobTaggingCommand, S3ControlClient,
 } from '@aws-sdk/client-s3-control';
@@ -145,7 +145,7 @@ describe('a bucket larger than reencryptInlineMaxObjects goes to S3 Batch Operat
 });
 
 describe('the sweep tracks the guard\'s jobs through DescribeJob', () => {
-  const track = () => trackJobs(jobTrackingDeps(new S3ControlClient({ region: REGION }), ACCOUNT, REGION, true));
+  const track = () => trackJobs(jobTrackingDeps(new S3ControlClient({ region: REGION }), new S3Client({ region: REGION }), ACCOUNT, REGION, true));
   const listJobs = (...jobs: Array<[string, JobStatus]>) =>
     control.on(ListJobsCommand).resolves({ Jobs: jobs.map(([JobId, Status]) => ({ JobId, Status, Description: `s3-encryption-guard:reencrypt bucket-${JobId} ${KEYS.listed}` })) });
 
@@ -168,6 +168,40 @@ describe('the sweep tracks the guard\'s jobs through DescribeJob', () => {
     control.resetHistory();
     expect(await track()).toEqual([]);
     expect(control.commandCalls(DescribeJobCommand)).toHaveLength(0);
+  });
+
+  it('a finished job with failed tasks reads its completion report: the failed objects\' reasons, counted, and a sample', async () => {
+    listJobs(['partial', 'Complete']);
+    control.on(GetJobTaggingCommand).resolves({ Tags: [] });
+    control.on(DescribeJobCommand).resolves({ Job: {
+      JobId: 'partial', Status: 'Complete', ProgressSummary: { TotalNumberOfTasks: 10, NumberOfTasksSucceeded: 7, NumberOfTasksFailed: 3 },
+      Report: { Enabled: true, Bucket: `arn:aws:s3:::${REPORTS}`, Prefix: 'reencrypt/bucket-partial' },
+    } });
+    const body = (text: string) => ({ Body: { transformToString: async () => text } as never });
+    const failedCsv = 'reencrypt/bucket-partial/job-partial/results/abc.csv';
+    // The manifest and the CSV as the AWS page shows them (batch-ops-examples-reports).
+    s3.on(GetObjectCommand, { Key: 'reencrypt/bucket-partial/job-partial/manifest.json' }).resolves(body(JSON.stringify({
+      Format: 'Report_CSV_20180820',
+      Results: [
+        { TaskExecutionStatus: 'succeeded', Bucket: REPORTS, Key: 'reencrypt/bucket-partial/job-partial/results/ok.csv' },
+        { TaskExecutionStatus: 'failed', Bucket: REPORTS, Key: failedCsv },
+      ],
+      ReportSchema: 'Bucket, Key, VersionId, TaskStatus, ErrorCode, HTTPStatusCode, ResultMessage',
+    })));
+    s3.on(GetObjectCommand, { Key: failedCsv }).resolves(body([
+      'bucket-partial,locked%2Fa.csv,v1,failed,AccessDenied,403,"Object is under legal hold"',
+      'bucket-partial,locked/b.csv,,failed,AccessDenied,403,"Object is under legal hold"',
+      'bucket-partial,c+d.bin,,failed,InvalidRequest,400,"The source, ""SSE-C"", cannot be updated"',
+    ].join('\n')));
+    const [finding] = await track();
+    expect(finding).toMatchObject({ outcome: 'JOB_FAILED', detail: expect.stringContaining('reasons: 2 × AccessDenied: Object is under legal hold; 1 × InvalidRequest: The source, "SSE-C", cannot be updated') });
+    expect(finding.failedObjects).toEqual([
+      { key: 'locked/a.csv', versionId: 'v1', code: 'AccessDenied', detail: 'Object is under legal hold' },
+      { key: 'locked/b.csv', code: 'AccessDenied', detail: 'Object is under legal hold' },
+      { key: 'c d.bin', code: 'InvalidRequest', detail: 'The source, "SSE-C", cannot be updated' },
+    ]);
+    for (const call of s3.commandCalls(GetObjectCommand)) expect(call.args[0].input).toMatchObject({ Bucket: REPORTS, ExpectedBucketOwner: ACCOUNT, Range: 'bytes=0-1048575' });
+    expect(s3.commandCalls(GetObjectCommand).map((call) => call.args[0].input.Key)).not.toContain('reencrypt/bucket-partial/job-partial/results/ok.csv');
   });
 
   it('a job with failed tasks or a failed job is JOB_FAILED, naming the completion report and S3\'s failure reasons', async () => {

@@ -1,7 +1,7 @@
 /** The pure core of re-keying: which buckets, which objects, what it costs, and what is handed over. */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { decide, type ObjectEncryptionState } from '../../lib/reencrypt/classify';
+import { decide, isLocked, type ObjectEncryptionState } from '../../lib/reencrypt/classify';
 import { reencryptCoverage, type Target, targetFor } from '../../lib/reencrypt/coverage';
 import { countExamined, countListed, emptyTally, estimateCost, PRICES } from '../../lib/reencrypt/estimate';
 import { createHandOff, shouldHandOff } from '../../lib/reencrypt/handoff';
@@ -27,6 +27,16 @@ describe('which objects UpdateObjectEncryption can re-key (update-sse-encryption
     ['an algorithm S3 may add', read('aws:fsx'), 'UNKNOWN', 'ineligible'],
   ])('%s: %s, %s', (_, state, kind, action) => {
     expect(decide(state, target)).toMatchObject({ kind, decision: { action } });
+  });
+
+  it('an object under Object Lock (legal hold, or retention not yet expired) is not attempted: S3 would refuse it', () => {
+    expect(decide({ ...read('AES256'), locked: true } as ObjectEncryptionState, target).decision).toEqual({ action: 'ineligible', reason: 'OBJECT_LOCKED' });
+    expect(decide({ ...read('aws:kms', KEYS.listed, true), locked: true } as ObjectEncryptionState, target).decision).toEqual({ action: 'none' }); // nothing to do anyway
+    const now = Date.parse('2026-11-30T12:00:00Z');
+    expect(isLocked({ ObjectLockLegalHoldStatus: 'ON' }, now)).toBe(true);
+    expect(isLocked({ ObjectLockMode: 'GOVERNANCE', ObjectLockRetainUntilDate: new Date(now + 1000) }, now)).toBe(true);
+    expect(isLocked({ ObjectLockMode: 'COMPLIANCE', ObjectLockRetainUntilDate: new Date(now - 1000) }, now)).toBe(false); // expired
+    expect(isLocked({ ObjectLockLegalHoldStatus: 'OFF' }, now)).toBe(false);
   });
 
   it('names why an object needs a copy instead', () => {
