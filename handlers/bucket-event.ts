@@ -46,25 +46,25 @@ export const createBucketEventHandler = (guard: Guard, sink: FindingSink) => {
     const inFlight = new Map<string, Promise<Outcome>>();
     /** Errors that are not AWS's passing faults: the guard itself broke, and the invocation fails loudly. */
     const broken: unknown[] = [];
-    const evaluate = (event: BucketTrigger): Promise<Outcome> => {
+    const evaluate = async (event: BucketTrigger): Promise<Outcome> => {
       const trigger = {
         type: 'event' as const, eventName: event.eventName,
         ...(event.eventId ? { eventId: event.eventId } : {}), ...(event.actor ? { actor: event.actor } : {}), ...(event.eventTime ? { eventTime: event.eventTime } : {}),
       };
-      const run = async (): Promise<Outcome> => {
-        try {
-          const outcome = await enforceBucket({ bucket: event.bucket, region: event.region, accountId, partition, trigger }, guard);
-          if (outcome.kind === 'finding') sink.finding(outcome.finding);
-          else sink.notEvaluated(outcome.kind === 'gone' ? { ...outcome, trigger } : outcome);
-          if (outcome.kind === 'finding') await guard.handOff?.(outcome.finding); // a compliant KMS-mode bucket's objects: lib/reencrypt/
+      try {
+        const outcome = await enforceBucket({ bucket: event.bucket, region: event.region, accountId, partition, trigger }, guard);
+        if (outcome.kind !== 'finding') {
+          sink.notEvaluated(outcome.kind === 'gone' ? { ...outcome, trigger } : outcome);
           return outcome;
-        } catch (error) {
-          if (isTransient(error)) sink.retrying(event.bucket, error);
-          else broken.push(error);
-          throw error;
         }
-      };
-      return run();
+        sink.finding(outcome.finding);
+        await guard.handOff?.(outcome.finding); // a compliant KMS-mode bucket's objects: lib/reencrypt/
+        return outcome;
+      } catch (error) {
+        if (isTransient(error)) sink.retrying(event.bucket, error);
+        else broken.push(error);
+        throw error;
+      }
     };
     const handle = async (parsed: ParsedEvent): Promise<BareEventResult> => {
       if (!parsed.ok) {

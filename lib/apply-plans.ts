@@ -19,6 +19,7 @@ import type { BucketEncryption, EncryptionRule } from './encryption';
 import { type Violation, violation as failure, warning } from './evaluate';
 import type { Finding } from './finding';
 import { ALL_BLOCKED, GUARD_SID_PREFIX, type GuardrailResult, type PublicAccessBlock } from './guardrails';
+import { parsePolicy } from './policy/document';
 import { deniedGuardrailWrite, type GuardrailWrite } from './write-denials';
 
 /** The bucket settings the guard reads and writes. */
@@ -77,14 +78,9 @@ const sameRule = (planned: EncryptionRule, actual: EncryptionRule | undefined): 
   && (actual.blockedEncryptionTypes === undefined || planned.blockedEncryptionTypes === undefined
     || actual.blockedEncryptionTypes.join() === planned.blockedEncryptionTypes.join());
 
-const guardSids = (text: string | null | undefined): string[] => {
-  try {
-    const statements = text ? [(JSON.parse(text) as { Statement?: unknown }).Statement ?? []].flat() as { Sid?: unknown }[] : [];
-    return statements.map((s) => String(s.Sid ?? '')).filter((sid) => sid.startsWith(GUARD_SID_PREFIX)).sort();
-  } catch {
-    return [];
-  }
-};
+/** The Sids of the guard's own statements in a policy text (none when it is not a policy document). */
+const guardSids = (text: string | null | undefined): string[] =>
+  (text ? parsePolicy(text)?.Statement ?? [] : []).map((s) => String(s.Sid ?? '')).filter((sid) => sid.startsWith(GUARD_SID_PREFIX)).sort();
 
 export const parsedPolicy = (text: string | null | undefined): unknown => {
   try {

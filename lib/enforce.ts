@@ -182,8 +182,9 @@ const decide = async (context: Context, current: Snapshot, fresh?: string): Prom
   });
   // A KMS rewrite must not lock out writers or readers outside the account; until the policy is read, it is withheld.
   let withholding = false;
-  const needsPolicy = requirement.kind === 'mode' && !requirement.kmsRewriteAccepted && isKmsRewrite(evaluation) && !context.policyRead;
-  if (requirement.kind === 'mode' && !requirement.kmsRewriteAccepted && isKmsRewrite(evaluation)) {
+  const rewriteToCheck = requirement.kind === 'mode' && !requirement.kmsRewriteAccepted && isKmsRewrite(evaluation);
+  const needsPolicy = rewriteToCheck && !context.policyRead;
+  if (rewriteToCheck) {
     const blockers = current.policy === undefined
       ? [unknownOutsiders(requirement.mode)]
       : rewriteBlockers(outsideAccess(current.policy, request.accountId), requirement.mode, evaluation.plan?.kmsKeyId);
@@ -226,7 +227,7 @@ const decide = async (context: Context, current: Snapshot, fresh?: string): Prom
 /**
  * Asked only when the guard is about to write. An event's delivery claims the event (a duplicate delivery
  * stops here); a bucket past the threshold is left alone. Only writes that undo the event's own change
- * count against its actor, and one actor's changes within the settle window count once.
+ * count against its actor, in rounds (flap-ledger.ts `fightsIn`).
  */
 const consultLedger = async (deps: GuardDeps, request: EnforceRequest, at: number, runId: string, undoes: BucketSetting | undefined):
   Promise<{ duplicate?: true; stop?: Violation; warning?: Violation }> => {

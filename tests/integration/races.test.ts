@@ -128,6 +128,16 @@ describe('a stale key cache never decides a write', () => {
   });
 });
 
+/** The proxy answers the bucket's `GetBucketEncryption` number n (1-based) with the first read's answer when `stale(n)`. */
+const staleRuleReads = (bucket: string, stale: (n: number) => boolean): void => {
+  let first: WireAnswer | undefined;
+  proxy.hooks.after = (call, answer) => {
+    if (call.bucket !== bucket || call.subresource !== 'encryption' || call.method !== 'GET') return undefined;
+    if (call.n === 1) first = answer;
+    return stale(call.n) ? first : undefined;
+  };
+};
+
 describe('S3\'s own answers', () => {
   const ABORTED = s3ErrorAnswer(409, 'OperationAborted', 'A conflicting conditional operation is currently in progress against this resource. Please try again.');
 
@@ -171,12 +181,7 @@ describe('S3\'s own answers', () => {
   it('a read-back that still shows the old rule is read again after a pause: REMEDIATED, no mismatch', async () => {
     const bucket = uniqueBucket('race-stale-once');
     await aws.createBucket(bucket);
-    let old: WireAnswer | undefined;
-    proxy.hooks.after = (call, answer) => {
-      if (call.bucket !== bucket || call.subresource !== 'encryption' || call.method !== 'GET') return undefined;
-      if (call.n === 1) old = answer;
-      return call.n === 3 ? old : undefined; // the first read-back after the write is stale
-    };
+    staleRuleReads(bucket, (n) => n === 3); // the first read-back after the write is stale
     const finding = findingOf(await enforceBucket(sweepRequest(bucket), guardThroughProxy()));
     expect(finding).toMatchObject({ action: 'REMEDIATED', after: { algorithm: 'AES256' } });
     expect(finding.violations.map((v) => v.code)).toEqual(['NO_DEFAULT_ENCRYPTION']);
@@ -186,12 +191,7 @@ describe('S3\'s own answers', () => {
   it('a write that stays invisible is VERIFY_PENDING (a warning), and the event is handed back to the queue for a later look', async () => {
     const bucket = uniqueBucket('race-stale-long');
     await aws.createBucket(bucket);
-    let old: WireAnswer | undefined;
-    proxy.hooks.after = (call, answer) => {
-      if (call.bucket !== bucket || call.subresource !== 'encryption' || call.method !== 'GET') return undefined;
-      if (call.n === 1) old = answer;
-      return call.n >= 3 ? old : undefined;
-    };
+    staleRuleReads(bucket, (n) => n >= 3); // every read-back after the write is stale
     const guard = { ...guardThroughProxy(), sleep: async () => undefined }; // the backoff's waits, without waiting
     const { findings, sink } = recorder();
     const handle = createBucketEventHandler(guard, sink);
