@@ -33,6 +33,20 @@ export interface ReencryptSettings {
   versions: ReencryptVersions;
 }
 
+/** `off`: one account (the function's own); `hub`: the organisation's accounts through their member role. */
+export type OrganizationSetting = 'off' | 'hub';
+export const ORGANIZATION_VALUES: readonly OrganizationSetting[] = ['off', 'hub'];
+
+export interface OrganizationSettings {
+  mode: OrganizationSetting;
+  /** Account ids the hub may act in; empty: every active account of the organisation (Organizations ListAccounts). */
+  memberAccounts: readonly string[];
+  /** `o-…`: the organisation whose accounts may send events to the hub bus. */
+  organizationId?: string;
+  /** The role the hub assumes in each member account (at the path GUARD_ROLE_PATH). */
+  memberRoleName: string;
+}
+
 export interface GuardConfig {
   mode: AccountMode;
   /** Full key ARNs, at most one per region. */
@@ -49,6 +63,7 @@ export interface GuardConfig {
   guardrails: Record<Guardrail, GuardrailSetting>;
   flap: FlapSettings;
   reencrypt: ReencryptSettings;
+  organization: OrganizationSettings;
 }
 
 export interface FlapSettings {
@@ -88,6 +103,10 @@ export const SETTINGS = {
   REENCRYPT_OBJECTS: 'reencryptObjects',
   REENCRYPT_INLINE_MAX_OBJECTS: 'reencryptInlineMaxObjects',
   REENCRYPT_VERSIONS: 'reencryptVersions',
+  ORGANIZATION: 'organization',
+  MEMBER_ACCOUNTS: 'memberAccounts',
+  ORGANIZATION_ID: 'organizationId',
+  MEMBER_ROLE_NAME: 'memberRoleName',
   ...Object.fromEntries(Object.entries(GUARDRAILS).map(([name, { param }]) => [name, param])) as { [G in Guardrail]: (typeof GUARDRAILS)[G]['param'] },
 } as const;
 type Setting = keyof typeof SETTINGS;
@@ -209,6 +228,26 @@ export const loadConfig = (env: Readonly<Record<string, string | undefined>>): G
     inlineMaxObjects: integer('REENCRYPT_INLINE_MAX_OBJECTS', 10_000, 1, 1_000_000),
     versions: oneOf<ReencryptVersions>('REENCRYPT_VERSIONS', ['current', 'all'], 'current'),
   };
+  const organizationMode = oneOf('ORGANIZATION', ORGANIZATION_VALUES, 'off');
+  const memberAccounts = list(value('MEMBER_ACCOUNTS'));
+  for (const account of memberAccounts) {
+    if (!/^\d{12}$/.test(account)) fail('MEMBER_ACCOUNTS', `has "${account}", which is not a 12-digit account id`);
+  }
+  const organizationId = value('ORGANIZATION_ID');
+  if (organizationId !== undefined && !/^o-[a-z0-9]{10,32}$/.test(organizationId)) {
+    fail('ORGANIZATION_ID', `must be an organization id like o-a1b2c3d4e5, got "${organizationId}"`);
+  }
+  if (organizationMode === 'hub' && memberAccounts.length === 0 && organizationId === undefined) {
+    fail('ORGANIZATION', 'is hub, so memberAccounts or organizationId must say which accounts the hub may act in');
+  }
+  const memberRoleName = value('MEMBER_ROLE_NAME') ?? 's3-encryption-guard-member';
+  if (!/^[\w+=,.@-]{1,64}$/.test(memberRoleName)) fail('MEMBER_ROLE_NAME', `must be an IAM role name (1-64 of letters, digits and +=,.@_-), got "${memberRoleName}"`);
+  const organization: OrganizationSettings = {
+    mode: organizationMode,
+    memberAccounts,
+    ...(organizationId !== undefined ? { organizationId } : {}),
+    memberRoleName,
+  };
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     mode,
@@ -223,5 +262,6 @@ export const loadConfig = (env: Readonly<Record<string, string | undefined>>): G
     guardrails,
     flap,
     reencrypt,
+    organization,
   };
 };

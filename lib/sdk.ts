@@ -11,3 +11,4 @@ export const eventBridgeSdk = (): typeof import('@aws-sdk/client-eventbridge') =
 export const dynamoDbSdk = (): typeof import('@aws-sdk/client-dynamodb') => require('@aws-sdk/client-dynamodb');
 export const s3ControlSdk = (): typeof import('@aws-sdk/client-s3-control') => require('@aws-sdk/client-s3-control');
 export const sqsSdk = (): typeof import('@aws-sdk/client-sqs') => require('@aws-sdk/client-sqs');
+export const organizationsSdk = (): typeof import('@aws-sdk/client-organizations') => require('@aws-sdk/client-organizations');

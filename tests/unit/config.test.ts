@@ -20,6 +20,7 @@ describe('configuration', () => {
       guardrails: { PUBLIC_ACCESS_BLOCK: 'report', REQUIRE_TLS: 'report', REQUIRE_SIGV4: 'off', DENY_WEAKER_UPLOADS: 'report' },
       flap: { threshold: 3, windowMinutes: 60 },
       reencrypt: { objects: 'off', inlineMaxObjects: 10_000, versions: 'current' },
+      organization: { mode: 'off', memberAccounts: [], memberRoleName: 's3-encryption-guard-member' },
     });
   });
 
@@ -35,6 +36,7 @@ describe('configuration', () => {
       PUBLIC_ACCESS_BLOCK: 'enforce', REQUIRE_TLS: 'off', REQUIRE_SIGV4: 'enforce', DENY_WEAKER_UPLOADS: 'report',
       FLAP_TABLE: 'guard-ledger', FLAP_THRESHOLD: '5', FLAP_WINDOW_MINUTES: '30',
       REENCRYPT_OBJECTS: 'enforce', REENCRYPT_INLINE_MAX_OBJECTS: '500', REENCRYPT_VERSIONS: 'all',
+      ORGANIZATION: 'hub', MEMBER_ACCOUNTS: '111111111111, 222222222222', ORGANIZATION_ID: 'o-a1b2c3d4e5', MEMBER_ROLE_NAME: 'guard-member',
     })).toEqual({
       mode: 'SSE_KMS_CUSTOMER_MANAGED', kmsKeyArns: [KEYS.listed, KEYS.listedWest], bucketKeyEnabled: false, blockSseC: 'block',
       dryRun: true, exemptTag: 'security:skip', exemptBuckets: ['logs-*', 'exact-name'], stackName: 'guard-prod',
@@ -42,6 +44,7 @@ describe('configuration', () => {
       guardrails: { PUBLIC_ACCESS_BLOCK: 'enforce', REQUIRE_TLS: 'off', REQUIRE_SIGV4: 'enforce', DENY_WEAKER_UPLOADS: 'report' },
       flap: { table: 'guard-ledger', threshold: 5, windowMinutes: 30 },
       reencrypt: { objects: 'enforce', inlineMaxObjects: 500, versions: 'all' },
+      organization: { mode: 'hub', memberAccounts: ['111111111111', '222222222222'], organizationId: 'o-a1b2c3d4e5', memberRoleName: 'guard-member' },
     });
   });
 
@@ -68,6 +71,11 @@ describe('configuration', () => {
     [{ REENCRYPT_OBJECTS: 'on' }, /REENCRYPT_OBJECTS \(param reencryptObjects\) must be one of off, report, enforce, got "on"/],
     [{ REENCRYPT_INLINE_MAX_OBJECTS: '0' }, /REENCRYPT_INLINE_MAX_OBJECTS \(param reencryptInlineMaxObjects\) must be a whole number/],
     [{ REENCRYPT_VERSIONS: 'noncurrent' }, /REENCRYPT_VERSIONS \(param reencryptVersions\) must be one of current, all/],
+    [{ ORGANIZATION: 'org' }, /ORGANIZATION \(param organization\) must be one of off, hub, got "org"/],
+    [{ ORGANIZATION: 'hub' }, /ORGANIZATION \(param organization\) is hub, so memberAccounts or organizationId must say which accounts/],
+    [{ MEMBER_ACCOUNTS: '1234' }, /MEMBER_ACCOUNTS \(param memberAccounts\) has "1234", which is not a 12-digit account id/],
+    [{ ORGANIZATION_ID: 'r-abcd' }, /ORGANIZATION_ID \(param organizationId\) must be an organization id like o-a1b2c3d4e5, got "r-abcd"/],
+    [{ MEMBER_ROLE_NAME: 'a/b' }, /MEMBER_ROLE_NAME \(param memberRoleName\) must be an IAM role name/],
   ])('rejects %j with a message naming the setting', (env, message) => {
     expect(problemsOf(env)).toMatch(message);
   });

@@ -49,6 +49,7 @@ export const config = (overrides: Partial<GuardConfig> = {}): GuardConfig => ({
   sweep: { pageSize: 1000, concurrency: 4, maxHops: 50, logCompliant: false },
   guardrails: { PUBLIC_ACCESS_BLOCK: 'off', REQUIRE_TLS: 'off', REQUIRE_SIGV4: 'off', DENY_WEAKER_UPLOADS: 'off' },
   reencrypt: { objects: 'off', inlineMaxObjects: 10_000, versions: 'current' },
+  organization: { mode: 'off', memberAccounts: [], memberRoleName: 's3-encryption-guard-member' },
   flap: { threshold: 3, windowMinutes: 60 },
   ...overrides,
 });
