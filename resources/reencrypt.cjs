@@ -10,6 +10,8 @@
  * Permissions: https://docs.aws.amazon.com/AmazonS3/latest/API/API_UpdateObjectEncryption.html,
  * https://docs.aws.amazon.com/AmazonS3/latest/userguide/batch-ops-iam-role-policies.html
  */
+const requireTs = require('../scripts/require-ts.cjs');
+
 const VALUES = ['off', 'report', 'enforce'];
 const FUNCTION_TIMEOUT = 300;
 
@@ -68,6 +70,8 @@ const objectStatements = [
 
 const resources = async (resolveVariable) => {
   const [{ queue, batchRole, reportBucketPrefix, fn }, keys] = await Promise.all([names(resolveVariable), listedKeys(resolveVariable)]);
+  // Every guard role at the guard's path (lib/organization/names.ts): lib/reencrypt/batch-plan.ts builds the ARN with it.
+  const { GUARD_ROLE_PATH } = requireTs('lib/organization/names.ts');
   return {
     Resources: {
       // One message per bucket and listing page; one message group per bucket (its pages run in order, one at a time).
@@ -117,6 +121,7 @@ const resources = async (resolveVariable) => {
         Type: 'AWS::IAM::Role',
         Properties: {
           RoleName: batchRole,
+          Path: GUARD_ROLE_PATH,
           AssumeRolePolicyDocument: {
             Version: '2012-10-17',
             Statement: [{
@@ -142,6 +147,7 @@ const resources = async (resolveVariable) => {
       ReencryptObjectsRole: {
         Type: 'AWS::IAM::Role',
         Properties: {
+          Path: GUARD_ROLE_PATH,
           AssumeRolePolicyDocument: {
             Version: '2012-10-17',
             Statement: [{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }],
