@@ -16,7 +16,7 @@ import { createFindingEventPublisher, FINDING_EVENT_DETAIL_TYPE, FINDING_EVENT_S
 import { METRIC_DIMENSIONS, METRIC_NAMES, METRICS_NAMESPACE, REENCRYPT_METRICS } from '../../lib/metric-names';
 import { useEmulator } from '../emulator-env';
 import { captureLogLines, type LogLine, missingFields, SAMPLE_FINDINGS } from '../finding-log-lines';
-import { asArray, packageService, SERVICE_DIR, type StagedService, stageService, targetOf, type Template, expectLintClean, expectPackaged, resourcesOfType, single } from './serverless-cli';
+import { asArray, packageService, resolveAccountSubs, SERVICE_DIR, type StagedService, stageService, targetOf, type Template, expectLintClean, expectPackaged, resourcesOfType, single } from './serverless-cli';
 
 const CLI_TIMEOUT = 180_000;
 const REGION = 'us-east-1';
@@ -314,8 +314,8 @@ describe('finding events on EventBridge (moto)', () => {
   beforeAll(async () => {
     const { template } = await packagedDefaults();
     const [, rule] = single(resourcesOfType(template, 'AWS::Events::Rule').filter(([, candidate]) => asArray(candidate.Properties?.EventPattern?.source).includes('aws.s3')), 'rule on aws.s3 events');
-    // The role ARN, as CloudFormation would fill it in.
-    const guardPattern: unknown = JSON.parse(JSON.stringify(rule.Properties.EventPattern).replace(/\{"Fn::GetAtt":\["(IamRoleLambdaExecution|SweepBucketsRole)","Arn"\]\}/g, `"arn:aws:iam::${ACCOUNT}:role/guard-role-$1"`));
+    // The guard roles' ARN prefix, as CloudFormation would fill it in.
+    const guardPattern = resolveAccountSubs(rule.Properties.EventPattern, ACCOUNT);
     const endpoint = useEmulator();
     const clientConfig = { endpoint, region: REGION, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } };
     events = new EventBridgeClient(clientConfig);

@@ -99,7 +99,7 @@ describe('the sample events in events/', () => {
 
   it('guard-own-role.json parses (the parser does not know the role): keeping it out is the rule\'s job', () => {
     const event = sample('guard-own-role.json');
-    expect(event.detail.userIdentity.sessionContext.sessionIssuer.arn).toBe(`arn:aws:iam::${ACCOUNT}:role/s3-encryption-guard-dev-us-east-1-lambdaRole`);
+    expect(event.detail.userIdentity.sessionContext.sessionIssuer.arn).toBe(`arn:aws:iam::${ACCOUNT}:role/s3-encryption-guard/s3-encryption-guard-dev-us-east-1-lambdaRole`);
     expect(parse(event)).toMatchObject({ ok: true, trigger: { bucket: 'guard-demo-new-bucket', eventName: 'PutBucketEncryption' } });
   });
 
