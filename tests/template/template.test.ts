@@ -253,6 +253,13 @@ describe('packaged template (serverless package, default params)', () => {
     expect(actionsOf(GUARD_ROLE).filter((action) => action.startsWith('dynamodb:Batch'))).toEqual([]);
   });
 
+  it('deploys nothing of the organisation hub while organization is off (the default)', () => {
+    expect(Object.keys(template.Resources).filter((id) => /Hub|SweepWork/.test(id))).toEqual([]);
+    expect(resourcesOfType(template, 'AWS::Events::EventBus')).toEqual([]);
+    expect(fn().Properties.Environment.Variables).toMatchObject({ ORGANIZATION: 'off', SWEEP_WORK_QUEUE_NAME: '' });
+    expect(statements().flatMap((statement) => asArray<string>(statement.Action)).filter((action) => action === 'sts:AssumeRole' || action.startsWith('organizations:'))).toEqual([]);
+  });
+
   it('has no trail unless createTrail=true', () => {
     expect(resourcesOfType(template, 'AWS::CloudTrail::Trail')).toEqual([]);
   });
@@ -291,6 +298,16 @@ describe('packaging with other params', () => {
     const [policyId] = single(resourcesOfType(template, 'AWS::S3::BucketPolicy').filter(([, policy]) => targetOf(policy.Properties.Bucket) === bucketId), 'trail bucket policy');
     // CloudTrail checks the bucket policy when the trail is created: the policy must exist first.
     expect(asArray(template.Resources[trailId].DependsOn)).toContain(policyId);
+    // One trail per account: only the stack of trailRegion (default: its own region) creates it.
+    for (const id of [trailId, bucketId, policyId]) expect(template.Resources[id]).toMatchObject({ Condition: 'IsTrailRegion' });
+    expect((template as any).Conditions.IsTrailRegion).toEqual({ 'Fn::Equals': [{ Ref: 'AWS::Region' }, 'us-east-1'] });
+    expectLintClean(templatePath);
+  }, CLI_TIMEOUT);
+
+  it('with createTrail=true and another trailRegion creates the trail only in that region\'s stack', async () => {
+    const { template, templatePath } = expectPackaged(await packageService(service, { createTrail: 'true', trailRegion: 'eu-west-1' }));
+    expect((template as any).Conditions.IsTrailRegion).toEqual({ 'Fn::Equals': [{ Ref: 'AWS::Region' }, 'eu-west-1'] });
+    for (const [, resource] of resourcesOfType(template, 'AWS::CloudTrail::Trail')) expect(resource.Condition).toBe('IsTrailRegion');
     expectLintClean(templatePath);
   }, CLI_TIMEOUT);
 
