@@ -1,4 +1,5 @@
 /**
+import type { ViolationCode } from '../evaluate';
  * Names the hub, the spoke template and the tests share: one place, so the rule that leaves out the
  * guard's own calls and the roles the guard runs as can never drift apart.
  */
@@ -23,4 +24,4 @@ export const memberRoleArn = (partition: string, accountId: string, roleName: st
 export const hubBusName = (service: string, stage: string): string => `${service}-${stage}-hub`;
 
 /** Violation code of a bucket or an account the hub could not reach: its member role could not be assumed. */
-export const MEMBER_ROLE_UNAVAILABLE = 'MEMBER_ROLE_UNAVAILABLE';
+export const MEMBER_ROLE_UNAVAILABLE = 'MEMBER_ROLE_UNAVAILABLE' satisfies ViolationCode;
