@@ -21,7 +21,9 @@ export type ViolationCode =
   | 'PUBLIC_ACCESS_NOT_BLOCKED' | 'TLS_NOT_REQUIRED' | 'SIGV4_NOT_REQUIRED' | 'WEAKER_UPLOADS_ALLOWED' | 'SSE_C_NOT_REQUIRED'
   | 'TLS_NOT_ENFORCEABLE_WEBSITE' | 'POLICY_PUBLIC_BLOCKED' | 'OWNED_BY_ORGANIZATION'
   | 'POLICY_UNREADABLE' | 'POLICY_TOO_LARGE' | 'PUBLIC_ACCESS_BLOCK_UNREADABLE' | 'WEBSITE_UNREADABLE' | 'KEY_ALIASES_UNREADABLE'
-  | 'FLAPPING' | 'LEDGER_UNAVAILABLE';
+  | 'FLAPPING' | 'LEDGER_UNAVAILABLE'
+  // The hub could not assume the account's member role (lib/organization/): nothing there was read.
+  | 'MEMBER_ROLE_UNAVAILABLE';
 
 export interface Violation {
   code: ViolationCode;

@@ -26,6 +26,9 @@ export interface Guard extends GuardDeps {
   sqs: AwsClients['sqs'];
   s3control: AwsClients['s3control'];
   kms: AwsClients['kms'];
+  sts: AwsClients['sts'];
+  /** The hub's account list (organization=hub without memberAccounts). */
+  organizations: AwsClients['organizations'];
 }
 
 export const createGuard = (env: Readonly<Record<string, string | undefined>> = process.env): Guard => {
@@ -46,6 +49,8 @@ export const createGuard = (env: Readonly<Record<string, string | undefined>> = 
     sqs: clients.sqs,
     s3control: clients.s3control,
     kms: clients.kms,
+    sts: clients.sts,
+    organizations: clients.organizations,
     ...(config.reencrypt.objects !== 'off' && env.REENCRYPT_QUEUE_NAME
       ? { handOff: createHandOff(config, queueSender(() => clients.sqs(homeRegion), env.REENCRYPT_QUEUE_NAME), (message, details) => logger.warn(message, details)) }
       : {}),

@@ -40,4 +40,5 @@ export const VIOLATION_TEXT: Record<ViolationCode, string> = {
   PUBLIC_ACCESS_BLOCK_UNREADABLE: 'Block Public Access unreadable',
   FLAPPING: 'another automation keeps undoing the fix',
   LEDGER_UNAVAILABLE: 'flap ledger unavailable',
+  MEMBER_ROLE_UNAVAILABLE: 'the hub cannot assume the account\'s member role',
 };

@@ -2,6 +2,7 @@
  * Names the hub, the spoke template and the tests share: one place, so the rule that leaves out the
  * guard's own calls and the roles the guard runs as can never drift apart.
  */
+import type { ViolationCode } from '../evaluate';
 
 /**
  * Every role the guard acts as (its function roles, and the member role in each account) lives at this
@@ -23,4 +24,4 @@ export const memberRoleArn = (partition: string, accountId: string, roleName: st
 export const hubBusName = (service: string, stage: string): string => `${service}-${stage}-hub`;
 
 /** Violation code of a bucket or an account the hub could not reach: its member role could not be assumed. */
-export const MEMBER_ROLE_UNAVAILABLE = 'MEMBER_ROLE_UNAVAILABLE';
+export const MEMBER_ROLE_UNAVAILABLE = 'MEMBER_ROLE_UNAVAILABLE' satisfies ViolationCode;

@@ -26,6 +26,8 @@ export const testGuard = (config: GuardConfig): Guard => {
     sqs: clients.sqs,
     s3control: clients.s3control,
     kms: clients.kms,
+    sts: clients.sts,
+    organizations: clients.organizations,
     // Verifying reads do not wait between attempts in unit specifications.
     sleep: async () => undefined,
   };
