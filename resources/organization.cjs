@@ -10,6 +10,7 @@
  * the spoke is generated from, so the two cannot drift apart.
  */
 const requireTs = require('../scripts/require-ts.cjs');
+const lambdaRole = require('./lambda-role.cjs');
 
 const SWEEP_WORKER = 'sweepWorker';
 const SWEEP_WORKER_TIMEOUT = 900;
@@ -63,7 +64,7 @@ const memberRoleResources = ({ memberAccounts, memberRoleName }) =>
   (memberAccounts.length > 0 ? memberAccounts : ['*']).map((account) => sub(names().memberRoleArn('${AWS::Partition}', account, memberRoleName)));
 
 const hubResources = async (resolveVariable, hub) => {
-  const { GUARD_ROLE_PATH, hubBusName } = names();
+  const { hubBusName } = names();
   const { bucketEventPattern, STACK_GUARD_ROLE_PREFIX } = load('lib/organization/event-pattern.ts');
   // enforceBucket's statements (serverless.yml provider.iam.role.statements): the bucket configuration,
   // flap ledger, finding events, key checks and aliases — the sweep's evaluation needs the same.
@@ -119,31 +120,18 @@ const hubResources = async (resolveVariable, hub) => {
           Enabled: true,
         },
       },
-      SweepWorkerRole: {
-        Type: 'AWS::IAM::Role',
-        Properties: {
-          Path: GUARD_ROLE_PATH,
-          AssumeRolePolicyDocument: {
-            Version: '2012-10-17',
-            Statement: [{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }],
-          },
-          Policies: [{
-            PolicyName: 'sweep-worker',
-            PolicyDocument: {
-              Version: '2012-10-17',
-              Statement: [
-                { Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: sub(`arn:\${AWS::Partition}:logs:\${AWS::Region}:\${AWS::AccountId}:log-group:/aws/lambda/${hub.service}-${hub.stage}-${SWEEP_WORKER}:*`) },
-                ...guardStatements,
-                { Effect: 'Allow', Action: 's3:ListAllMyBuckets', Resource: '*' }, // ListBuckets has no resource-level permissions
-                // Its own queue: receive (the event source), and send the page messages of an account.
-                { Effect: 'Allow', Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'], Resource: workQueue },
-                // The warning memory (lib/warning-memory.ts), as the sweep keeps it.
-                { Effect: 'Allow', Action: ['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem'], Resource: getAtt('FlapLedgerTable', 'Arn') },
-              ],
-            },
-          }],
-        },
-      },
+      SweepWorkerRole: lambdaRole({
+        functionName: `${hub.service}-${hub.stage}-${SWEEP_WORKER}`,
+        policyName: 'sweep-worker',
+        statements: [
+          ...guardStatements,
+          { Effect: 'Allow', Action: 's3:ListAllMyBuckets', Resource: '*' }, // ListBuckets has no resource-level permissions
+          // Its own queue: receive (the event source), and send the page messages of an account.
+          { Effect: 'Allow', Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'], Resource: workQueue },
+          // The warning memory (lib/warning-memory.ts), as the sweep keeps it.
+          { Effect: 'Allow', Action: ['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem'], Resource: getAtt('FlapLedgerTable', 'Arn') },
+        ],
+      }),
       // The member role of every account in scope, for the three functions (the hub's own account: their own credentials).
       HubMemberAccessPolicy: {
         Type: 'AWS::IAM::Policy',
