@@ -20,6 +20,8 @@ import { createWarningMemory, type WarningMemory } from '../lib/warning-memory';
 import type { Identity } from '../lib/account';
 import type { Json } from '../lib/json';
 
+const LIST_PAGE_SIZE = 10_000;
+
 export interface SweepWorkerRuntime {
   hubOf: (identity: Identity) => Hub;
   progress: SweepProgress;
@@ -40,7 +42,8 @@ export const createSweepWorker = (guard: Guard, sink: FindingSink, runtime: Swee
       pageSize: Math.min(sweep.pageSize, PAGE_MESSAGE_MAX_BUCKETS),
       listBuckets: async function* (account) {
         const { s3 } = await hub.depsFor(account);
-        yield* listBucketPages(s3, guard.homeRegion, sweep.pageSize, undefined, true);
+        // Listed 10,000 at a time (ListBuckets' most: the fewest calls), then cut into page messages.
+        yield* listBucketPages(s3, guard.homeRegion, LIST_PAGE_SIZE, undefined, true);
       },
       enforce: async (account, bucket, sweepId) => enforceBucket(
         { bucket: bucket.name, region: bucket.region ?? guard.homeRegion, accountId: account, partition: identity.partition, trigger: { type: 'sweep', sweepId } },

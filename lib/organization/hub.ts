@@ -4,7 +4,6 @@
  * decisions stay in lib/enforce.ts: the hub only changes whose credentials read and write, and the owner
  * every S3 call expects (`ExpectedBucketOwner` = the account the event names).
  */
-import { createClients } from '../aws-clients';
 import type { GuardDeps } from '../enforce';
 import type { Guard } from '../guard';
 import { createAliasLookup } from '../key-aliases';
@@ -27,12 +26,11 @@ export interface HubOptions {
   guard: Guard;
   homeAccount: string;
   partition: string;
-  env?: Readonly<Record<string, string | undefined>>;
   /** Tests pass their own; the default assumes through STS in the hub's region. */
   credentials?: MemberCredentials;
 }
 
-export const createHub = ({ guard, homeAccount, partition, env = process.env, credentials }: HubOptions): Hub => {
+export const createHub = ({ guard, homeAccount, partition, credentials }: HubOptions): Hub => {
   const settings = guard.config.organization;
   const memberCredentials = credentials ?? createMemberCredentials({ sts: () => guard.sts(guard.homeRegion), partition, roleName: settings.memberRoleName });
   const scope = createAccountScope({ settings, homeAccount, organizationAccounts: () => listActiveAccounts(guard.organizations(guard.homeRegion)) });
@@ -41,7 +39,7 @@ export const createHub = ({ guard, homeAccount, partition, env = process.env, cr
     let deps = members.get(account);
     if (!deps) {
       // Clients, key facts and aliases per account: what a key looks like depends on who asks.
-      const clients = createClients(env, { credentials: () => memberCredentials(account), calls: guard.calls });
+      const clients = guard.clientsAs(() => memberCredentials(account));
       deps = { ...guard, s3: clients.s3, describeKey: createKeyLookup(clients.kms), keyAliases: createAliasLookup(clients.kms) };
       members.set(account, deps);
     }
