@@ -18,7 +18,7 @@ const fakes = (listed: Array<Array<{ name: string; region?: string }>> | Error) 
   const findings: Finding[] = [];
   const progress: SweepProgress = {
     start: async (sweepId, accounts) => { journal.push(`start ${sweepId} ${accounts}`); },
-    record: async (sweepId, id, change) => {
+    record: async (_sweepId, id, change) => {
       journal.push(`record ${id} ${JSON.stringify(change)}`);
       return { status: 'pending' };
     },
