@@ -108,10 +108,12 @@ export const createBucketEventHandler = (guard: Guard, sink: FindingSink, hubOf?
         sink.ignored(scope.reason, event.eventId);
         return { ignored: scope.reason };
       }
-      let evaluation = inFlight.get(event.bucket);
+      // By account too: in the hub, two accounts' events may name one bucket name (deleted and made again).
+      const key = `${event.account}/${event.bucket}`;
+      let evaluation = inFlight.get(key);
       if (!evaluation) {
         evaluation = evaluate(event);
-        inFlight.set(event.bucket, evaluation);
+        inFlight.set(key, evaluation);
       }
       let outcome = await evaluation;
       // The batch's shared evaluation was another delivery's duplicate: this record's own, different event

@@ -13,6 +13,12 @@ import { listActiveAccounts } from './org-accounts';
 import { type AccountScope, createAccountScope } from './scope';
 import type { Identity } from '../account';
 
+/**
+ * Accounts whose clients one container keeps (about 30 KB per SDK client and region): enough for the
+ * accounts of a burst or of sweep pages, bounded however many accounts the organisation has.
+ */
+export const MEMBER_CLIENTS_KEPT = 100;
+
 export interface Hub {
   scope: AccountScope;
   /**
@@ -34,15 +40,18 @@ export const createHub = ({ guard, homeAccount, partition, credentials }: HubOpt
   const settings = guard.config.organization;
   const memberCredentials = credentials ?? createMemberCredentials({ sts: () => guard.sts(guard.homeRegion), partition, roleName: settings.memberRoleName });
   const scope = createAccountScope({ settings, homeAccount, organizationAccounts: () => listActiveAccounts(guard.organizations(guard.homeRegion)) });
+  // Most recently used last: a container that sees many accounts keeps the clients of the latest few.
   const members = new Map<string, GuardDeps>();
   const forMember = (account: string): GuardDeps => {
     let deps = members.get(account);
-    if (!deps) {
+    if (deps) members.delete(account);
+    else {
       // Clients, key facts and aliases per account: what a key looks like depends on who asks.
       const clients = guard.clientsAs(() => memberCredentials(account));
       deps = { ...guard, s3: clients.s3, describeKey: createKeyLookup(clients.kms), keyAliases: createAliasLookup(clients.kms) };
-      members.set(account, deps);
     }
+    members.set(account, deps);
+    if (members.size > MEMBER_CLIENTS_KEPT) members.delete(members.keys().next().value!);
     return deps;
   };
   return {

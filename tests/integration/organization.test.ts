@@ -316,14 +316,16 @@ describe('the hub\'s sweep fans out over every account', () => {
     const coordinator = createSweepHandler(guard, sink, { handOver: () => Promise.reject(new Error('the hub never hands over')), log, org });
     const worker = createSweepWorker(guard, sink, { ...org, log });
 
-    const started = await coordinator({}, context) as FannedOut;
+    const started = await coordinator({}, { ...context, awsRequestId: randomUUID() }) as FannedOut;
     expect(started).toMatchObject({ status: 'fanned-out', accounts: 4 });
 
     // The queue drained as Lambda would, one message per invocation (batchSize 1).
+    const redelivered: string[] = [];
     for (let empty = 0; empty < 2;) {
       const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
       empty = Messages.length === 0 ? empty + 1 : 0;
       for (const message of Messages) {
+        redelivered.push(message.Body!);
         const response = await worker({ Records: [sqsRecord(message.Body!, message.MessageId!)] }, context);
         expect(response).toEqual({ batchItemFailures: [] });
         await sqs.send(new DeleteMessageCommand({ QueueUrl, ReceiptHandle: message.ReceiptHandle! }));
@@ -343,13 +345,19 @@ describe('the hub\'s sweep fans out over every account', () => {
     const summary = completed[0]!.details.summary as Json;
     const verdicts = summary.verdicts as Record<string, number>;
     expect(Object.values(verdicts).reduce((sum, n) => sum + n, 0)).toBe(sweepFindings.length);
-    expect(summary).toMatchObject({ sweepId: started.sweepId, accounts: 4, unreachableAccounts: 1, buckets: expected.length, retryLater: 0, notFound: 0 });
+    expect(summary).toMatchObject({ sweepId: started.sweepId, accounts: 4, unreachableAccounts: 1, unlistedAccounts: 0, buckets: expected.length, retryLater: 0, notFound: 0 });
     // Page messages of at most SWEEP_PAGE_SIZE=2 buckets, cut per account.
     const perAccount = [HUB, A, B].map((account) => expected.filter((bucket) => ownerOf.get(bucket) === account).length);
     expect(summary.pages).toBe(perAccount.reduce((sum, n) => sum + Math.ceil(n / 2), 0));
-    // A message delivered again after it was counted adds nothing: SQS delivers at least once.
-    await expect(org.progress.record(started.sweepId, `page:${A}:0`, { accountsDone: 0, pagesAdded: -1, totals: { buckets: 2 } }))
-      .resolves.toEqual({ status: 'skipped', reason: `page:${A}:0 was already counted (a redelivered message)` });
+    // SQS delivers at least once: an account message and a page message delivered again do nothing.
+    const findingsBefore = captured.findings.length;
+    const again = [JSON.stringify({ kind: 'account', sweepId: started.sweepId, account: A }), redelivered.find((body) => body.includes('"kind":"page"'))!];
+    for (const [i, body] of again.entries()) {
+      expect(await worker({ Records: [sqsRecord(body, `again-${i}`)] }, context)).toEqual({ batchItemFailures: [] });
+    }
+    expect(captured.findings).toHaveLength(findingsBefore);
+    expect(captured.logs.filter((entry) => entry.message === 'sweep message skipped')).toHaveLength(2);
+    expect(captured.logs.filter((entry) => entry.message === 'sweep completed')).toHaveLength(1);
     // No bucket of an account outside the sweep was read.
     expect(signed.filter((call) => call.signer && ![HUB, A, B].includes(call.signer))).toEqual([]);
   });

@@ -1,5 +1,5 @@
 import { GetBucketEncryptionCommand, GetBucketTaggingCommand, PutBucketEncryptionCommand, S3Client } from '@aws-sdk/client-s3';
-import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { ListAccountsCommand, OrganizationsClient } from '@aws-sdk/client-organizations';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -147,6 +147,8 @@ describe('enforceBucket handler', () => {
 });
 
 describe('enforceBucket handler as the organisation hub', () => {
+  const A = '111111111111';
+  const B = '222222222222';
   const organizations = mockClient(OrganizationsClient);
   const hubGuard = (): Guard => testGuard(config({ organization: { mode: 'hub', memberAccounts: [], organizationId: 'o-a1b2c3d4e5', memberRoleName: 's3-encryption-guard-member' } }));
   const memberEvent = () => {
@@ -163,6 +165,23 @@ describe('enforceBucket handler as the organisation hub', () => {
     await expect(handler({ Records: [record('m1', JSON.stringify(memberEvent()))] } as SQSEvent, context)).rejects.toThrow('AccessDeniedException');
     expect(findings).toEqual([]);
     expect(s3.calls()).toHaveLength(0);
+  });
+
+  it('evaluates the events of two accounts naming one bucket name separately, each as its own account', async () => {
+    sts.on(AssumeRoleCommand).callsFake(async ({ RoleArn }: { RoleArn: string }) => ({
+      Credentials: { AccessKeyId: `AK${RoleArn.split(':')[4]}`, SecretAccessKey: 's', SessionToken: 't', Expiration: new Date(Date.now() + 3_600_000) },
+    }));
+    // The bucket is B's: S3 refuses a request that expects another owner.
+    s3.on(GetBucketEncryptionCommand).callsFake(async ({ ExpectedBucketOwner }: { ExpectedBucketOwner?: string }) => {
+      if (ExpectedBucketOwner !== B) throw s3Error('AccessDenied', 403);
+      return { ServerSideEncryptionConfiguration: { Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] } };
+    });
+    const guard = testGuard(config({ organization: { mode: 'hub', memberAccounts: [A, B], memberRoleName: 's3-encryption-guard-member' } }));
+    const { sink, findings } = recorder();
+    const named = (account: string) => ({ ...cloudTrailEvent('shared-name', { recipientAccountId: account, eventID: `evt-${account}` }), account });
+    await createBucketEventHandler(guard, sink, hubFactory(guard))({ Records: [record('m1', JSON.stringify(named(A))), record('m2', JSON.stringify(named(B)))] } as SQSEvent, context);
+    expect(findings.map((f) => [f.account, f.verdict]).sort()).toEqual([[A, 'ERROR'], [B, 'COMPLIANT']]);
+    expect(s3.commandCalls(GetBucketEncryptionCommand).map((call) => call.args[0].input.ExpectedBucketOwner).sort()).toEqual([A, B]);
   });
 
   it('ignores an account the organisation does not list, and reads nothing', async () => {

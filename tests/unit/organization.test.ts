@@ -131,6 +131,15 @@ describe('member-role credentials', () => {
     expect(sts.commandCalls(AssumeRoleCommand)).toHaveLength(2);
   });
 
+  it('treats an answer without credentials as a refusal, asked again after a minute (never kept for good)', async () => {
+    let clock = 0;
+    sts.on(AssumeRoleCommand).resolvesOnce({}).resolves(expiringAt(3_600_000));
+    const credentials = createMemberCredentials({ sts: () => client, partition: 'aws', roleName: 'r', now: () => clock });
+    await expect(credentials(A)).rejects.toThrow('STS AssumeRole returned no credentials');
+    clock = REFUSAL_MEMORY_MS;
+    await expect(credentials(A)).resolves.toMatchObject({ accessKeyId: 'AK3600000' });
+  });
+
   it('passes throttling on as it is (worth a retry now), and asks again next time', async () => {
     sts.on(AssumeRoleCommand).rejectsOnce(s3Error('Throttling', 400, { $retryable: { throttling: true } })).resolves(expiringAt(3_600_000));
     const credentials = createMemberCredentials({ sts: () => client, partition: 'aws', roleName: 'r', now: () => 0 });
