@@ -1,8 +1,8 @@
 /**
-import type { ViolationCode } from '../evaluate';
  * Names the hub, the spoke template and the tests share: one place, so the rule that leaves out the
  * guard's own calls and the roles the guard runs as can never drift apart.
  */
+import type { ViolationCode } from '../evaluate';
 
 /**
  * Every role the guard acts as (its function roles, and the member role in each account) lives at this
