@@ -7,9 +7,13 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda'
 import { explainCredentials } from '../lib/credentials-hint';
 import { isTransient } from '../lib/aws-errors';
 import { type BucketTrigger, type ParsedEvent, parseBucketEvent } from '../lib/cloudtrail-event';
-import { enforceBucket, type Outcome } from '../lib/enforce';
+import { enforceBucket, type GuardDeps, type Outcome } from '../lib/enforce';
 import type { Finding } from '../lib/finding';
 import { createGuard, type Guard } from '../lib/guard';
+import type { Identity } from '../lib/account';
+import { hubFactory, type Hub } from '../lib/organization/hub';
+import { MemberRoleUnavailableError } from '../lib/organization/member-credentials';
+import { unreachableFinding } from '../lib/organization/unreachable';
 import { deployedSink, type FindingSink, logger } from '../lib/telemetry';
 
 export interface BareEventResult {
@@ -39,9 +43,14 @@ const parseBody = (record: SQSRecord): unknown => {
   }
 };
 
-export const createBucketEventHandler = (guard: Guard, sink: FindingSink) => {
+/** organization=hub: the hub for the function's own identity (created once per container). */
+export type HubOf = (identity: Identity) => Hub;
+
+export const createBucketEventHandler = (guard: Guard, sink: FindingSink, hubOf?: HubOf) => {
   return async (event: unknown, context?: Partial<Context>): Promise<SQSBatchResponse | BareEventResult> => {
-    const { accountId, partition } = await guard.identityOf(context).catch((error: unknown) => { throw explainCredentials(error); });
+    const identity = await guard.identityOf(context).catch((error: unknown) => { throw explainCredentials(error); });
+    const { accountId, partition } = identity;
+    const hub = hubOf?.(identity);
     // Events of one batch about the same bucket (CreateBucket, then tagging, ...) are evaluated once.
     const inFlight = new Map<string, Promise<Outcome>>();
     /** Errors that are not AWS's passing faults: the guard itself broke, and the invocation fails loudly. */
@@ -51,8 +60,20 @@ export const createBucketEventHandler = (guard: Guard, sink: FindingSink) => {
         type: 'event' as const, eventName: event.eventName,
         ...(event.eventId ? { eventId: event.eventId } : {}), ...(event.actor ? { actor: event.actor } : {}), ...(event.eventTime ? { eventTime: event.eventTime } : {}),
       };
+      const started = Date.now();
       try {
-        const outcome = await enforceBucket({ bucket: event.bucket, region: event.region, accountId, partition, trigger }, guard);
+        let deps: GuardDeps = guard;
+        if (hub) {
+          try {
+            deps = await hub.depsFor(event.account);
+          } catch (error) {
+            if (!(error instanceof MemberRoleUnavailableError)) throw error;
+            const finding = unreachableFinding({ bucket: event.bucket, region: event.region, trigger, error, durationMs: Date.now() - started });
+            sink.finding(finding);
+            return { kind: 'finding', finding };
+          }
+        }
+        const outcome = await enforceBucket({ bucket: event.bucket, region: event.region, accountId: event.account, partition, trigger }, deps);
         if (outcome.kind !== 'finding') {
           sink.notEvaluated(outcome.kind === 'gone' ? { ...outcome, trigger } : outcome);
           return outcome;
@@ -72,6 +93,12 @@ export const createBucketEventHandler = (guard: Guard, sink: FindingSink) => {
         return { ignored: parsed.reason };
       }
       const { trigger: event } = parsed;
+      // The hub: an event of an account outside its scope only ever gets a reason, never a role assumed.
+      const scope = await hub?.scope.check(event.account);
+      if (scope && !scope.ok) {
+        sink.ignored(scope.reason, event.eventId);
+        return { ignored: scope.reason };
+      }
       let evaluation = inFlight.get(event.bucket);
       if (!evaluation) {
         evaluation = evaluate(event);
@@ -97,12 +124,12 @@ export const createBucketEventHandler = (guard: Guard, sink: FindingSink) => {
             sink.ignored(`SQS message ${record.messageId} is not a JSON event`);
             return;
           }
-          await handle(parseBucketEvent(body, accountId));
+          await handle(parseBucketEvent(body, hub ? 'any' : accountId));
         }, processor, { context: context as Context, throwOnFullBatchFailure: false });
         if (broken.length > 0) throw broken[0]; // the Errors alarm, and the batch comes back as it was
         return response;
       }
-      return await handle(parseBucketEvent(event, accountId));
+      return await handle(parseBucketEvent(event, hub ? 'any' : accountId));
     } finally {
       await sink.flush();
     }
@@ -111,7 +138,7 @@ export const createBucketEventHandler = (guard: Guard, sink: FindingSink) => {
 
 const lambdaHandler = (): ((event: unknown, context?: Partial<Context>) => Promise<SQSBatchResponse | BareEventResult>) => {
   const guard = createGuard();
-  const run = createBucketEventHandler(guard, deployedSink(() => guard.events(guard.homeRegion)));
+  const run = createBucketEventHandler(guard, deployedSink(() => guard.events(guard.homeRegion)), hubFactory(guard));
   return (event, context) => {
     if (context?.awsRequestId) logger.addContext(context as Context);
     return run(event, context);

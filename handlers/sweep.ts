@@ -16,6 +16,12 @@ import { createWarningMemory, type WarningMemory } from '../lib/warning-memory';
 import { jobTrackingDeps } from '../lib/reencrypt/batch-operations';
 import { countProgress, logReencryption } from '../lib/reencrypt/report';
 import { trackJobs } from '../lib/reencrypt/track-jobs';
+import type { Identity } from '../lib/account';
+import { hubFactory, type Hub } from '../lib/organization/hub';
+import { startOrgSweep } from '../lib/organization/org-sweep';
+import type { SweepMessage } from '../lib/organization/sweep-messages';
+import { createSweepProgress, type SweepProgress } from '../lib/organization/sweep-progress';
+import { sweepQueueSender } from '../lib/organization/sweep-queue';
 
 /** Re-keying jobs: each finding logged; a finished job's objects counted in the metrics once. */
 const trackReencryptionJobs = async (guard: Guard, accountId: string): Promise<void> => {
@@ -50,6 +56,20 @@ const notASweepTrigger = (event: Json): string | undefined => {
   return undefined; // schedule, or a manual invocation
 };
 
+/** organization=hub: the sweep fans out to the sweep work queue instead of walking the buckets itself. */
+export interface OrgSweepRuntime {
+  hubOf: (identity: Identity) => Hub;
+  progress: SweepProgress;
+  send: (messages: readonly SweepMessage[]) => Promise<void>;
+}
+
+/** What the hub's sweep start reports: the sweepWorker function does the rest and logs `sweep completed`. */
+export interface FannedOut {
+  status: 'fanned-out';
+  sweepId: string;
+  accounts: number;
+}
+
 export interface SweepRuntime {
   /** Starts the next run of a sweep (asynchronously). */
   handOver: (next: SweepState, context: Partial<Context>) => Promise<void>;
@@ -58,18 +78,32 @@ export interface SweepRuntime {
   warningMemory?: WarningMemory;
   /** After a completed sweep: findings for the guard's Batch Operations jobs (re-keying enabled only). */
   trackJobs?: (accountId: string) => Promise<void>;
+  org?: OrgSweepRuntime;
 }
 
+/** The hub's sweep: one message per account in scope; the worker lists and evaluates. */
+const fanOut = async (org: OrgSweepRuntime, identity: Identity, log: SweepRuntime['log']): Promise<FannedOut> => {
+  const accounts = await org.hubOf(identity).scope.accounts().catch((error: unknown) => {
+    throw new Error(`listing the organisation's accounts failed (${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}): the hub must be the organisation's management account or its delegated administrator, or list memberAccounts`);
+  });
+  const sweepId = randomUUID();
+  await startOrgSweep(sweepId, accounts, org);
+  log('sweep started', { sweepId, accounts: accounts.length, organization: true });
+  return { status: 'fanned-out', sweepId, accounts: accounts.length };
+};
+
 export const createSweepHandler = (guard: Guard, sink: FindingSink, runtime: SweepRuntime) =>
-  async (event: unknown, context: Partial<Context> = {}): Promise<SweepOutcome | { ignored: string }> => {
-    const { accountId, partition } = await guard.identityOf(context).catch((error: unknown) => { throw explainCredentials(error); });
+  async (event: unknown, context: Partial<Context> = {}): Promise<SweepOutcome | FannedOut | { ignored: string }> => {
+    const identity = await guard.identityOf(context).catch((error: unknown) => { throw explainCredentials(error); });
+    const { accountId, partition } = identity;
     const now = Date.now;
     let state: SweepState;
     if (isObject(event) && 'sweep' in event) {
-      const parsed = parseState(event.sweep);
+      const parsed = runtime.org ? undefined : parseState(event.sweep);
       if (!parsed) {
-        sink.ignored('malformed sweep continuation');
-        return { ignored: 'malformed sweep continuation' };
+        const reason = runtime.org ? 'the hub\'s sweep never continues itself: it fans out to the sweep work queue' : 'malformed sweep continuation';
+        sink.ignored(reason);
+        return { ignored: reason };
       }
       state = parsed;
     } else {
@@ -78,6 +112,7 @@ export const createSweepHandler = (guard: Guard, sink: FindingSink, runtime: Swe
         sink.ignored(reason);
         return { ignored: reason };
       }
+      if (runtime.org) return fanOut(runtime.org, identity, runtime.log);
       state = newSweep(randomUUID(), now());
       runtime.log('sweep started', { sweepId: state.sweepId, region: guard.homeRegion, settings: guard.config.sweep });
     }
@@ -110,9 +145,19 @@ export const createSweepHandler = (guard: Guard, sink: FindingSink, runtime: Swe
     return outcome;
   };
 
+/** organization=hub: the fan-out's progress and queue (the stack sets SWEEP_WORK_QUEUE_NAME then). */
+const orgRuntime = (guard: Guard, table: string | undefined): OrgSweepRuntime | undefined => {
+  const hubOf = hubFactory(guard);
+  const queue = process.env.SWEEP_WORK_QUEUE_NAME;
+  if (!hubOf) return undefined;
+  if (!table || !queue) throw new Error('organization=hub needs the ledger table (FLAP_TABLE) and the sweep work queue (SWEEP_WORK_QUEUE_NAME)');
+  return { hubOf, progress: createSweepProgress(() => guard.dynamodb(guard.homeRegion), table), send: sweepQueueSender(() => guard.sqs(guard.homeRegion), queue) };
+};
+
 const lambdaHandler = () => {
   const guard = createGuard();
   const table = guard.config.flap.table;
+  const org = orgRuntime(guard, table);
   return createSweepHandler(guard, deployedSink(() => guard.events(guard.homeRegion)), {
     ...(table ? { warningMemory: createWarningMemory(() => guard.dynamodb(guard.homeRegion), table, (problem) => logger.warn(problem)) } : {}),
     handOver: async (next, context) => {
@@ -122,6 +167,7 @@ const lambdaHandler = () => {
     },
     log: (message, details) => (message === 'sweep stopped' ? logger.error(message, details) : logger.info(message, details)),
     ...(guard.config.reencrypt.objects !== 'off' ? { trackJobs: (accountId: string) => trackReencryptionJobs(guard, accountId) } : {}),
+    ...(org ? { org } : {}),
   });
 };
 

@@ -10,11 +10,12 @@ import type { KMSClient } from '@aws-sdk/client-kms';
 import type { LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
 import type { S3ControlClient } from '@aws-sdk/client-s3-control';
+import type { OrganizationsClient } from '@aws-sdk/client-organizations';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { STSClient } from '@aws-sdk/client-sts';
 import { isOperationAborted } from './aws-errors';
-import { dynamoDbSdk, eventBridgeSdk, kmsSdk, lambdaSdk, s3ControlSdk, sqsSdk, stsSdk } from './sdk';
-import type { MetadataBearer, Pluggable } from '@smithy/types';
+import { dynamoDbSdk, eventBridgeSdk, kmsSdk, lambdaSdk, organizationsSdk, s3ControlSdk, sqsSdk, stsSdk } from './sdk';
+import type { AwsCredentialIdentityProvider, MetadataBearer, Pluggable } from '@smithy/types';
 
 /** Attempts per request unless the SDK's standard AWS_MAX_ATTEMPTS says otherwise. */
 const MAX_ATTEMPTS = 5;
@@ -86,14 +87,26 @@ export interface AwsClients {
   /** The re-keying queue (in the function's own region), and S3 Batch Operations jobs (in the bucket's). */
   sqs: (region: string) => SQSClient;
   s3control: (region: string) => S3ControlClient;
+  /** The hub's account list; the SDK sends every region to the partition's one Organizations endpoint. */
+  organizations: (region: string) => OrganizationsClient;
   calls: CallCounts;
 }
 
-export const createClients = (env: Readonly<Record<string, string | undefined>> = process.env): AwsClients => {
+export interface ClientOptions {
+  /** Another identity than the function's own (the hub acting through a member role). */
+  credentials?: AwsCredentialIdentityProvider;
+  /** Counts shared with other clients (the hub's per-account clients add to the container's counts). */
+  calls?: CallCounts;
+}
+
+export const createClients = (env: Readonly<Record<string, string | undefined>> = process.env, options: ClientOptions = {}): AwsClients => {
   const endpoint = env.AWS_ENDPOINT_URL || undefined;
   const forcePathStyle = Boolean(endpoint);
-  const common = { retryMode: 'adaptive', maxAttempts: Number(env.AWS_MAX_ATTEMPTS) || MAX_ATTEMPTS, ...(endpoint ? { endpoint } : {}) } as const;
-  const calls: CallCounts = {};
+  const common = {
+    retryMode: 'adaptive', maxAttempts: Number(env.AWS_MAX_ATTEMPTS) || MAX_ATTEMPTS,
+    ...(endpoint ? { endpoint } : {}), ...(options.credentials ? { credentials: options.credentials } : {}),
+  } as const;
+  const calls: CallCounts = options.calls ?? {};
   return {
     // The guard finds the bucket's region itself (see bucket-state.ts), so redirects are not followed.
     s3: perRegion((region) => counted(new S3Client({ ...common, region, forcePathStyle, followRegionRedirects: false }), (client) => {
@@ -107,6 +120,7 @@ export const createClients = (env: Readonly<Record<string, string | undefined>> 
     dynamodb: perRegion((region) => counted(new (dynamoDbSdk().DynamoDBClient)({ ...common, region }), (client) => client.middlewareStack.use(callCounter('DynamoDB', calls)))),
     sqs: perRegion((region) => counted(new (sqsSdk().SQSClient)({ ...common, region }), (client) => client.middlewareStack.use(callCounter('SQS', calls)))),
     s3control: perRegion((region) => counted(new (s3ControlSdk().S3ControlClient)({ ...common, region }), (client) => client.middlewareStack.use(callCounter('S3Control', calls)))),
+    organizations: perRegion((region) => counted(new (organizationsSdk().OrganizationsClient)({ ...common, region }), (client) => client.middlewareStack.use(callCounter('Organizations', calls)))),
     calls,
   };
 };

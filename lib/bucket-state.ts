@@ -158,11 +158,14 @@ export interface BucketPage {
   nextToken?: string;
 }
 
-/** The general purpose buckets of one region, a page at a time, from `startToken` on. */
-export async function* listBucketPages(s3: S3ForRegion, region: string, pageSize: number, startToken?: string): AsyncGenerator<BucketPage> {
+/**
+ * The account's buckets, a page at a time: those of `region` (a regional guard), or with `allRegions`
+ * those of every region (the hub), each with the region ListBuckets gives it.
+ */
+export async function* listBucketPages(s3: S3ForRegion, region: string, pageSize: number, startToken?: string, allRegions = false): AsyncGenerator<BucketPage> {
   const pages = paginateListBuckets(
     { client: s3(region), pageSize, ...(startToken ? { startingToken: startToken } : {}) },
-    { BucketRegion: region },
+    allRegions ? {} : { BucketRegion: region },
   );
   for await (const page of pages) {
     yield {

@@ -42,6 +42,8 @@ export const settingChangedBy = (eventName: string): 'encryption' | 'policy' | '
 
 export interface BucketTrigger {
   bucket: string;
+  /** The account the call was made in: the bucket's owner, whose member role the hub assumes. */
+  account: string;
   /** Where the call was recorded: the bucket's region unless S3 redirects. */
   region: string;
   eventName: TriggerEventName;
@@ -53,6 +55,7 @@ export interface BucketTrigger {
 
 export type ParsedEvent = { ok: true; trigger: BucketTrigger } | { ok: false; reason: string; eventId?: string };
 
+const ACCOUNT_ID = /^\d{12}$/;
 /** Regions of the AWS partitions: a made-up name would only send the guard's calls nowhere. */
 const REGION = /^(af|ap|ca|cn|eu|eusc|il|me|mx|sa|us)(-gov|-iso[a-z]?)?(-[a-z]+)+-\d{1,2}$/;
 /** CloudTrail's eventTime: ISO 8601 in UTC, e.g. 2026-11-30T09:01:21Z. */
@@ -107,7 +110,11 @@ const bucketOf = (eventName: TriggerEventName, parameters: Json): string | undef
   return BUCKET_ARN.exec(decoded)?.[1];
 };
 
-export const parseBucketEvent = (event: unknown, accountId: string): ParsedEvent => {
+/**
+ * `accountId`: the one account whose events are accepted (the guard's own); `'any'`: events of every
+ * account (the hub, which then checks the account against its scope, lib/organization/scope.ts).
+ */
+export const parseBucketEvent = (event: unknown, accountId: string | 'any'): ParsedEvent => {
   if (!isObject(event)) return { ok: false, reason: 'event is not an object' };
   const detail = event.detail;
   const eventId = isObject(detail) ? str(detail.eventID, 128) : undefined;
@@ -122,14 +129,19 @@ export const parseBucketEvent = (event: unknown, accountId: string): ParsedEvent
   if (detail.errorCode !== undefined || detail.errorMessage !== undefined) return ignore(`the ${eventName} call failed (${errorCodeOf(detail.errorCode) ?? 'error'})`);
   if (detail.readOnly === true) return ignore('read-only call');
 
-  for (const account of [event.account, detail.recipientAccountId]) {
-    if (account !== undefined && typeof account !== 'string') {
+  const accounts = [event.account, detail.recipientAccountId].filter((account) => account !== undefined);
+  for (const account of accounts) {
+    if (typeof account !== 'string') {
       return ignore(`account is not a string (${Array.isArray(account) ? 'a list' : account === null ? 'null' : typeof account})`);
     }
-    if (account !== undefined && account !== accountId) {
-      return ignore(`event of account ${typeof account === 'string' && /^[\w-]{1,20}$/.test(account) ? account : show(account)}; the guard acts only in ${accountId}`);
+    if (accountId === 'any' ? !ACCOUNT_ID.test(account) : account !== accountId) {
+      const named = /^[\w-]{1,20}$/.test(account) ? account : show(account);
+      return ignore(accountId === 'any' ? `account ${named} is not a 12-digit account id` : `event of account ${named}; the guard acts only in ${accountId}`);
     }
   }
+  if (accounts.length === 2 && accounts[0] !== accounts[1]) return ignore(`event names two accounts (${String(accounts[0])} and ${String(accounts[1])})`);
+  const account = (accounts[0] as string | undefined) ?? (accountId === 'any' ? undefined : accountId);
+  if (account === undefined) return ignore('event names no account');
   const region = detail.awsRegion ?? event.region;
   if (typeof region !== 'string' || !REGION.test(region)) return ignore('event has no valid awsRegion');
 
@@ -143,5 +155,5 @@ export const parseBucketEvent = (event: unknown, accountId: string): ParsedEvent
   const identity = isObject(detail.userIdentity) ? detail.userIdentity : {};
   const actor = str(identity.arn) ?? str(identity.principalId) ?? str(identity.invokedBy) ?? str(identity.type);
   const eventTime = typeof detail.eventTime === 'string' && EVENT_TIME.test(detail.eventTime) && Number.isFinite(Date.parse(detail.eventTime)) ? detail.eventTime : undefined;
-  return { ok: true, trigger: { bucket, region, eventName, ...(eventId ? { eventId } : {}), ...(actor ? { actor } : {}), ...(eventTime ? { eventTime } : {}) } };
+  return { ok: true, trigger: { bucket, account, region, eventName, ...(eventId ? { eventId } : {}), ...(actor ? { actor } : {}), ...(eventTime ? { eventTime } : {}) } };
 };

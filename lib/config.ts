@@ -240,6 +240,9 @@ export const loadConfig = (env: Readonly<Record<string, string | undefined>>): G
   if (organizationMode === 'hub' && memberAccounts.length === 0 && organizationId === undefined) {
     fail('ORGANIZATION', 'is hub, so memberAccounts or organizationId must say which accounts the hub may act in');
   }
+  if (organizationMode === 'hub' && reencrypt.objects !== 'off') {
+    fail('REENCRYPT_OBJECTS', 'must be off with organization=hub: the hub does not re-key objects in member accounts yet (README "Organisation")');
+  }
   const memberRoleName = value('MEMBER_ROLE_NAME') ?? 's3-encryption-guard-member';
   if (!/^[\w+=,.@-]{1,64}$/.test(memberRoleName)) fail('MEMBER_ROLE_NAME', `must be an IAM role name (1-64 of letters, digits and +=,.@_-), got "${memberRoleName}"`);
   const organization: OrganizationSettings = {

@@ -26,6 +26,9 @@ export const testGuard = (config: GuardConfig): Guard => {
     sqs: clients.sqs,
     s3control: clients.s3control,
     kms: clients.kms,
+    sts: clients.sts,
+    organizations: clients.organizations,
+    clientsAs: (credentials) => createClients({ AWS_MAX_ATTEMPTS: '1' }, { credentials, calls: clients.calls }),
     // Verifying reads do not wait between attempts in unit specifications.
     sleep: async () => undefined,
   };

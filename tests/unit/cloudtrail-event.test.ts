@@ -84,7 +84,7 @@ describe('the sample events in events/', () => {
       const event = sample(file);
       expect(parse(event)).toEqual({
         ok: true,
-        trigger: { bucket, region: 'us-east-1', eventName, eventId: event.detail.eventID, actor, eventTime: event.detail.eventTime },
+        trigger: { bucket, account: '123456789012', region: 'us-east-1', eventName, eventId: event.detail.eventID, actor, eventTime: event.detail.eventTime },
       });
     });
   });
@@ -101,6 +101,22 @@ describe('the sample events in events/', () => {
     const event = sample('guard-own-role.json');
     expect(event.detail.userIdentity.sessionContext.sessionIssuer.arn).toBe(`arn:aws:iam::${ACCOUNT}:role/s3-encryption-guard-dev-us-east-1-lambdaRole`);
     expect(parse(event)).toMatchObject({ ok: true, trigger: { bucket: 'guard-demo-new-bucket', eventName: 'PutBucketEncryption' } });
+  });
+
+  describe('the hub (any account, checked against its scope later)', () => {
+    it('accepts an event of another account and names that account', () => {
+      expect(parseBucketEvent(sample('other-account.json'), 'any')).toMatchObject({ ok: true, trigger: { bucket: 'example-partner-bucket-2026', account: '111122223333' } });
+    });
+
+    it.each([
+      ['an account that is not 12 digits', { account: '1111-2222-3333' }, {}, /account 1111-2222-3333 is not a 12-digit account id/],
+      ['two different accounts', { account: '111122223333' }, { recipientAccountId: '444455556666' }, /event names two accounts \(111122223333 and 444455556666\)/],
+      ['no account at all', { account: undefined }, { recipientAccountId: undefined }, /event names no account/],
+    ])('ignores an event with %s', (_, envelope, detail, reason) => {
+      const event = sample('create-bucket.json');
+      const changed = { ...event, ...envelope, detail: { ...event.detail, ...detail } };
+      expect(parseBucketEvent(JSON.parse(JSON.stringify(changed)), 'any')).toMatchObject({ ok: false, reason: expect.stringMatching(reason) });
+    });
   });
 
   it('other-account.json is acted on by the guard of account 111122223333, and only by it', () => {

@@ -24,6 +24,11 @@ describe('configuration', () => {
     });
   });
 
+  it('reads the hub settings', () => {
+    expect(loadConfig({ ORGANIZATION: 'hub', ORGANIZATION_ID: 'o-a1b2c3d4e5' }).organization).toEqual({ mode: 'hub', memberAccounts: [], organizationId: 'o-a1b2c3d4e5', memberRoleName: 's3-encryption-guard-member' });
+    expect(loadConfig({ ORGANIZATION: 'hub', MEMBER_ACCOUNTS: '111111111111' }).organization).toEqual({ mode: 'hub', memberAccounts: ['111111111111'], memberRoleName: 's3-encryption-guard-member' });
+  });
+
   it('treats the empty values serverless passes for unset params as unset', () => {
     expect(loadConfig({ ENCRYPTION_MODE: 'SSE_S3', KMS_KEY_ARN: '', BUCKET_KEY_ENABLED: '', EXEMPT_BUCKETS: '' }).mode).toBe('SSE_S3');
   });
@@ -36,7 +41,7 @@ describe('configuration', () => {
       PUBLIC_ACCESS_BLOCK: 'enforce', REQUIRE_TLS: 'off', REQUIRE_SIGV4: 'enforce', DENY_WEAKER_UPLOADS: 'report',
       FLAP_TABLE: 'guard-ledger', FLAP_THRESHOLD: '5', FLAP_WINDOW_MINUTES: '30',
       REENCRYPT_OBJECTS: 'enforce', REENCRYPT_INLINE_MAX_OBJECTS: '500', REENCRYPT_VERSIONS: 'all',
-      ORGANIZATION: 'hub', MEMBER_ACCOUNTS: '111111111111, 222222222222', ORGANIZATION_ID: 'o-a1b2c3d4e5', MEMBER_ROLE_NAME: 'guard-member',
+      ORGANIZATION: 'off', MEMBER_ACCOUNTS: '111111111111, 222222222222', ORGANIZATION_ID: 'o-a1b2c3d4e5', MEMBER_ROLE_NAME: 'guard-member',
     })).toEqual({
       mode: 'SSE_KMS_CUSTOMER_MANAGED', kmsKeyArns: [KEYS.listed, KEYS.listedWest], bucketKeyEnabled: false, blockSseC: 'block',
       dryRun: true, exemptTag: 'security:skip', exemptBuckets: ['logs-*', 'exact-name'], stackName: 'guard-prod',
@@ -44,7 +49,7 @@ describe('configuration', () => {
       guardrails: { PUBLIC_ACCESS_BLOCK: 'enforce', REQUIRE_TLS: 'off', REQUIRE_SIGV4: 'enforce', DENY_WEAKER_UPLOADS: 'report' },
       flap: { table: 'guard-ledger', threshold: 5, windowMinutes: 30 },
       reencrypt: { objects: 'enforce', inlineMaxObjects: 500, versions: 'all' },
-      organization: { mode: 'hub', memberAccounts: ['111111111111', '222222222222'], organizationId: 'o-a1b2c3d4e5', memberRoleName: 'guard-member' },
+      organization: { mode: 'off', memberAccounts: ['111111111111', '222222222222'], organizationId: 'o-a1b2c3d4e5', memberRoleName: 'guard-member' },
     });
   });
 
@@ -75,6 +80,7 @@ describe('configuration', () => {
     [{ ORGANIZATION: 'hub' }, /ORGANIZATION \(param organization\) is hub, so memberAccounts or organizationId must say which accounts/],
     [{ MEMBER_ACCOUNTS: '1234' }, /MEMBER_ACCOUNTS \(param memberAccounts\) has "1234", which is not a 12-digit account id/],
     [{ ORGANIZATION_ID: 'r-abcd' }, /ORGANIZATION_ID \(param organizationId\) must be an organization id like o-a1b2c3d4e5, got "r-abcd"/],
+    [{ ORGANIZATION: 'hub', ORGANIZATION_ID: 'o-a1b2c3d4e5', REENCRYPT_OBJECTS: 'report' }, /REENCRYPT_OBJECTS \(param reencryptObjects\) must be off with organization=hub/],
     [{ MEMBER_ROLE_NAME: 'a/b' }, /MEMBER_ROLE_NAME \(param memberRoleName\) must be an IAM role name/],
   ])('rejects %j with a message naming the setting', (env, message) => {
     expect(problemsOf(env)).toMatch(message);

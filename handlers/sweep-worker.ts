@@ -1,0 +1,98 @@
+/**
+ * `sweepWorker` (organization=hub): the messages of an organisation sweep, from the sweep work queue —
+ * an account to list, or a page of an account's buckets to evaluate (lib/organization/org-sweep.ts).
+ * Partial-batch failures: a message that failed comes back alone.
+ */
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { listBucketPages } from '../lib/bucket-state';
+import { explainCredentials } from '../lib/credentials-hint';
+import { enforceBucket } from '../lib/enforce';
+import { createGuard, type Guard } from '../lib/guard';
+import type { Hub } from '../lib/organization/hub';
+import { hubFactory } from '../lib/organization/hub';
+import { handleSweepMessage, type OrgSweepDeps } from '../lib/organization/org-sweep';
+import { PAGE_MESSAGE_MAX_BUCKETS, parseSweepMessage, type SweepMessage } from '../lib/organization/sweep-messages';
+import { createSweepProgress, type SweepProgress } from '../lib/organization/sweep-progress';
+import { sweepQueueSender } from '../lib/organization/sweep-queue';
+import { deployedSink, type FindingSink, logger } from '../lib/telemetry';
+import { createWarningMemory, type WarningMemory } from '../lib/warning-memory';
+import type { Identity } from '../lib/account';
+import type { Json } from '../lib/json';
+
+const LIST_PAGE_SIZE = 10_000;
+
+export interface SweepWorkerRuntime {
+  hubOf: (identity: Identity) => Hub;
+  progress: SweepProgress;
+  send: (messages: readonly SweepMessage[]) => Promise<void>;
+  warningMemory?: WarningMemory;
+  log: (message: string, details: Json) => void;
+}
+
+export const createSweepWorker = (guard: Guard, sink: FindingSink, runtime: SweepWorkerRuntime) =>
+  async (event: SQSEvent, context: Partial<Context> = {}): Promise<SQSBatchResponse> => {
+    const identity = await guard.identityOf(context).catch((error: unknown) => { throw explainCredentials(error); });
+    const hub = runtime.hubOf(identity);
+    const { sweep } = guard.config;
+    const deps: OrgSweepDeps = {
+      progress: runtime.progress,
+      send: runtime.send,
+      homeRegion: guard.homeRegion,
+      pageSize: Math.min(sweep.pageSize, PAGE_MESSAGE_MAX_BUCKETS),
+      listBuckets: async function* (account) {
+        const { s3 } = await hub.depsFor(account);
+        // Listed 10,000 at a time (ListBuckets' most: the fewest calls), then cut into page messages.
+        yield* listBucketPages(s3, guard.homeRegion, LIST_PAGE_SIZE, undefined, true);
+      },
+      enforce: async (account, bucket, sweepId) => enforceBucket(
+        { bucket: bucket.name, region: bucket.region ?? guard.homeRegion, accountId: account, partition: identity.partition, trigger: { type: 'sweep', sweepId } },
+        await hub.depsFor(account),
+      ),
+      record: (finding, log) => sink.finding(finding, log),
+      page: {
+        settings: sweep,
+        ...(runtime.warningMemory ? { warningMemory: runtime.warningMemory } : {}),
+        notEvaluated: (what) => sink.notEvaluated(what),
+        retrying: (bucket, error) => sink.retrying(bucket, error),
+        pageDone: () => sink.flush(),
+        remainingMs: () => context.getRemainingTimeInMillis?.() ?? Number.POSITIVE_INFINITY,
+        now: Date.now,
+        calls: guard.calls,
+      },
+      now: Date.now,
+    };
+    try {
+      return await processPartialResponse(event, async (record: SQSRecord) => {
+        const message = parseSweepMessage(record.body);
+        if (typeof message === 'string') {
+          sink.ignored(`sweep message ${record.messageId}: ${message}`);
+          return;
+        }
+        const result = await handleSweepMessage(message, deps);
+        if (result.status === 'completed') runtime.log('sweep completed', { summary: result.summary });
+        else if (result.status === 'skipped') runtime.log('sweep message skipped', { reason: result.reason });
+      }, new BatchProcessor(EventType.SQS), { context: context as Context, throwOnFullBatchFailure: false });
+    } finally {
+      await sink.flush();
+    }
+  };
+
+const lambdaHandler = (): ((event: SQSEvent, context?: Partial<Context>) => Promise<SQSBatchResponse>) => {
+  const guard = createGuard();
+  const hubOf = hubFactory(guard);
+  const table = guard.config.flap.table;
+  const queue = process.env.SWEEP_WORK_QUEUE_NAME;
+  if (!hubOf || !table || !queue) {
+    return () => Promise.reject(new Error('sweepWorker runs only with organization=hub, a ledger table (FLAP_TABLE) and SWEEP_WORK_QUEUE_NAME'));
+  }
+  return createSweepWorker(guard, deployedSink(() => guard.events(guard.homeRegion)), {
+    hubOf,
+    progress: createSweepProgress(() => guard.dynamodb(guard.homeRegion), table),
+    send: sweepQueueSender(() => guard.sqs(guard.homeRegion), queue),
+    warningMemory: createWarningMemory(() => guard.dynamodb(guard.homeRegion), table, (problem) => logger.warn(problem)),
+    log: (message, details) => logger.info(message, details),
+  });
+};
+
+export const handler = lambdaHandler();
