@@ -347,6 +347,9 @@ describe('the hub\'s sweep fans out over every account', () => {
     // Page messages of at most SWEEP_PAGE_SIZE=2 buckets, cut per account.
     const perAccount = [HUB, A, B].map((account) => expected.filter((bucket) => ownerOf.get(bucket) === account).length);
     expect(summary.pages).toBe(perAccount.reduce((sum, n) => sum + Math.ceil(n / 2), 0));
+    // A message delivered again after it was counted adds nothing: SQS delivers at least once.
+    await expect(org.progress.record(started.sweepId, `page:${A}:0`, { accountsDone: 0, pagesAdded: -1, totals: { buckets: 2 } }))
+      .resolves.toEqual({ status: 'skipped', reason: `page:${A}:0 was already counted (a redelivered message)` });
     // No bucket of an account outside the sweep was read.
     expect(signed.filter((call) => call.signer && ![HUB, A, B].includes(call.signer))).toEqual([]);
   });

@@ -1,11 +1,13 @@
 import { GetBucketEncryptionCommand, GetBucketTaggingCommand, PutBucketEncryptionCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { ListAccountsCommand, OrganizationsClient } from '@aws-sdk/client-organizations';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { createBucketEventHandler } from '../../handlers/bucket-event';
 import type { Finding } from '../../lib/finding';
 import type { FlapLedger } from '../../lib/flap-ledger';
 import { createGuard, type Guard } from '../../lib/guard';
+import { hubFactory } from '../../lib/organization/hub';
 import type { FindingSink } from '../../lib/telemetry';
 import { testGuard, s3Error } from './aws-mocks';
 import { ACCOUNT, config, FOREIGN_ACCOUNT, REGION } from './fixtures';
@@ -140,6 +142,36 @@ describe('enforceBucket handler', () => {
     await createBucketEventHandler(guard(), sink)(cloudTrailEvent('app-data', { errorCode: 'AccessDenied', errorMessage: 'Access Denied' }), context);
     expect(ignored[0]).toMatch(/failed \(AccessDenied\)/);
     expect(s3.commandCalls(PutBucketEncryptionCommand)).toHaveLength(0);
+    expect(s3.calls()).toHaveLength(0);
+  });
+});
+
+describe('enforceBucket handler as the organisation hub', () => {
+  const organizations = mockClient(OrganizationsClient);
+  const hubGuard = (): Guard => testGuard(config({ organization: { mode: 'hub', memberAccounts: [], organizationId: 'o-a1b2c3d4e5', memberRoleName: 's3-encryption-guard-member' } }));
+  const memberEvent = () => {
+    const event = cloudTrailEvent('member-data', { recipientAccountId: FOREIGN_ACCOUNT });
+    return { ...event, account: FOREIGN_ACCOUNT };
+  };
+  beforeEach(() => organizations.reset());
+
+  it('fails the invocation when the organisation\'s accounts cannot be listed: a broken set-up sounds the Errors alarm', async () => {
+    organizations.on(ListAccountsCommand).rejects(s3Error('AccessDeniedException', 400));
+    const guard = hubGuard();
+    const { sink, findings } = recorder();
+    const handler = createBucketEventHandler(guard, sink, hubFactory(guard));
+    await expect(handler({ Records: [record('m1', JSON.stringify(memberEvent()))] } as SQSEvent, context)).rejects.toThrow('AccessDeniedException');
+    expect(findings).toEqual([]);
+    expect(s3.calls()).toHaveLength(0);
+  });
+
+  it('ignores an account the organisation does not list, and reads nothing', async () => {
+    organizations.on(ListAccountsCommand).resolves({ Accounts: [{ Id: '111111111111', State: 'ACTIVE' }] });
+    const guard = hubGuard();
+    const { sink, ignored } = recorder();
+    const result = await createBucketEventHandler(guard, sink, hubFactory(guard))(memberEvent(), context);
+    expect(result).toEqual({ ignored: `account ${FOREIGN_ACCOUNT} is not an active account of organization o-a1b2c3d4e5` });
+    expect(ignored).toEqual([`account ${FOREIGN_ACCOUNT} is not an active account of organization o-a1b2c3d4e5`]);
     expect(s3.calls()).toHaveLength(0);
   });
 });
