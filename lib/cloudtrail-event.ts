@@ -3,6 +3,7 @@
  * is ignored. Pure: a malformed, failed, read-only or foreign event never leads to an AWS call.
  */
 import { isObject, type Json } from './json';
+import { guardRoleArnPrefix } from './organization/names';
 
 /** The S3 calls that can create a bucket or weaken its encryption requirement or guardrails. */
 export const TRIGGER_EVENT_NAMES = [
@@ -170,6 +171,13 @@ export const parseBucketEvent = (event: unknown, accountId: string | 'any'): Par
   }
 
   const identity = isObject(detail.userIdentity) ? detail.userIdentity : {};
+  // The guard's own calls (any of its roles, its stacks of other regions and the hub's member role
+  // included): the rules leave them out; a rule that did not (a stale spoke, a hand-made forwarder) must
+  // not make the guard evaluate its own write again.
+  const issuer = isObject(identity.sessionContext) && isObject(identity.sessionContext.sessionIssuer) ? str(identity.sessionContext.sessionIssuer.arn) : undefined;
+  if (issuer !== undefined && account !== undefined && issuer.startsWith(guardRoleArnPrefix(issuer.split(':')[1] ?? 'aws', account))) {
+    return ignore(`a call of the guard's own role ${issuer}`);
+  }
   const actor = str(identity.arn) ?? str(identity.principalId) ?? str(identity.invokedBy) ?? str(identity.type);
   const eventTime = typeof detail.eventTime === 'string' && EVENT_TIME.test(detail.eventTime) && Number.isFinite(Date.parse(detail.eventTime)) ? detail.eventTime : undefined;
   return { ok: true, trigger: { bucket, account, region, eventName, ...(eventId ? { eventId } : {}), ...(actor ? { actor } : {}), ...(eventTime ? { eventTime } : {}) } };

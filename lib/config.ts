@@ -36,6 +36,8 @@ export interface ReencryptSettings {
 /** `off`: one account (the function's own); `hub`: the organisation's accounts through their member role. */
 export type OrganizationSetting = 'off' | 'hub';
 export const ORGANIZATION_VALUES: readonly OrganizationSetting[] = ['off', 'hub'];
+/** The most accounts memberAccounts may list. */
+export const MAX_MEMBER_ACCOUNTS = 50;
 
 export interface OrganizationSettings {
   mode: OrganizationSetting;
@@ -230,6 +232,11 @@ export const loadConfig = (env: Readonly<Record<string, string | undefined>>): G
   };
   const organizationMode = oneOf('ORGANIZATION', ORGANIZATION_VALUES, 'off');
   const memberAccounts = list(value('MEMBER_ACCOUNTS'));
+  // Each listed account is a statement resource in three roles' policies (10,240 characters per role) and a
+  // principal of the bus policy (10 KB): past this, deploys fail, so an organisation is named by its id.
+  if (memberAccounts.length > MAX_MEMBER_ACCOUNTS) {
+    fail('MEMBER_ACCOUNTS', `lists ${memberAccounts.length} accounts, at most ${MAX_MEMBER_ACCOUNTS} (IAM and event bus policy sizes): give organizationId instead`);
+  }
   for (const account of memberAccounts) {
     if (!/^\d{12}$/.test(account)) fail('MEMBER_ACCOUNTS', `has "${account}", which is not a 12-digit account id`);
   }

@@ -8,11 +8,13 @@ const requireTs = require('../scripts/require-ts.cjs');
 
 let guardRolePath;
 
-module.exports = ({ functionName, policyName, statements }) => {
+/** `roleName`: a fixed name, for a role that another account's policy names (the member role's trust). */
+module.exports = ({ functionName, policyName, statements, roleName }) => {
   guardRolePath ??= requireTs('lib/organization/names.ts').GUARD_ROLE_PATH;
   return {
     Type: 'AWS::IAM::Role',
     Properties: {
+      ...(roleName ? { RoleName: roleName } : {}),
       Path: guardRolePath,
       AssumeRolePolicyDocument: {
         Version: '2012-10-17',

@@ -122,6 +122,8 @@ const hubResources = async (resolveVariable, hub) => {
       },
       SweepWorkerRole: lambdaRole({
         functionName: `${hub.service}-${hub.stage}-${SWEEP_WORKER}`,
+        // Named, like the other two hub roles: the member roles trust these ARNs, which must survive re-creation.
+        roleName: sub(`${hub.service}-${hub.stage}-\${AWS::Region}-${SWEEP_WORKER}`),
         policyName: 'sweep-worker',
         statements: [
           ...guardStatements,

@@ -40,6 +40,9 @@ export const createHub = ({ guard, homeAccount, partition, credentials }: HubOpt
   const settings = guard.config.organization;
   const memberCredentials = credentials ?? createMemberCredentials({ sts: () => guard.sts(guard.homeRegion), partition, roleName: settings.memberRoleName });
   const scope = createAccountScope({ settings, homeAccount, organizationAccounts: () => listActiveAccounts(guard.organizations(guard.homeRegion)) });
+  // Buckets made by the guard's own stack are exempt in the hub's account only: anyone may name a stack
+  // of a member account like the hub's, and must not exempt their buckets that way.
+  const { stackName: _hubStack, ...memberConfig } = guard.config;
   // Most recently used last: a container that sees many accounts keeps the clients of the latest few.
   const members = new Map<string, GuardDeps>();
   const forMember = (account: string): GuardDeps => {
@@ -48,7 +51,7 @@ export const createHub = ({ guard, homeAccount, partition, credentials }: HubOpt
     else {
       // Clients, key facts and aliases per account: what a key looks like depends on who asks.
       const clients = guard.clientsAs(() => memberCredentials(account));
-      deps = { ...guard, s3: clients.s3, describeKey: createKeyLookup(clients.kms), keyAliases: createAliasLookup(clients.kms) };
+      deps = { ...guard, config: memberConfig, s3: clients.s3, describeKey: createKeyLookup(clients.kms), keyAliases: createAliasLookup(clients.kms) };
     }
     members.set(account, deps);
     if (members.size > MEMBER_CLIENTS_KEPT) members.delete(members.keys().next().value!);

@@ -48,7 +48,7 @@ const withNewId = (event: Json): Json => ({ ...structuredClone(event), detail: {
 
 /** Calls of other guard roles of the account: none may arrive. */
 const GUARD_CALLS: Record<string, Json> = {
-  'the sweep\'s role (CloudFormation-named, at the guard path)': byIssuer(`${GUARD_PREFIX}s3-encryption-guard-dev-SweepBucketsRole-4RZ1T0DKW2QX`),
+  'the sweep\'s role (at the guard path)': byIssuer(`${GUARD_PREFIX}s3-encryption-guard-dev-us-east-1-sweepBuckets`),
   'the guard of another region of the account': byIssuer(`${GUARD_PREFIX}s3-encryption-guard-prod-eu-west-1-lambdaRole`),
   'the member role the hub assumes': byIssuer(`${GUARD_PREFIX}s3-encryption-guard-member`),
 };

@@ -148,6 +148,11 @@ describe('packaged hub (organization=hub, organizationId)', () => {
     const outputs = (template as Json).Outputs;
     expect(outputs.HubEventBusArn.Value).toEqual({ 'Fn::GetAtt': ['HubEventBus', 'Arn'] });
     expect(outputs.HubRoleArns.Value).toEqual({ 'Fn::Join': [',', HUB_ROLES.map((role) => ({ 'Fn::GetAtt': [role, 'Arn'] }))] });
+    // Each named, so its ARN — which every member role's trust lists — survives the role's re-creation.
+    expect(HUB_ROLES.map((role) => JSON.stringify(template.Resources[role].Properties.RoleName))).toEqual([
+      JSON.stringify({ 'Fn::Join': ['-', ['s3-encryption-guard', 'dev', { Ref: 'AWS::Region' }, 'lambdaRole']] }), expect.stringContaining('s3-encryption-guard-dev-us-east-1-sweepBuckets'),
+      expect.stringMatching(/s3-encryption-guard-dev-\$\{AWS::Region\}-sweepWorker/),
+    ]);
     expect(resourcesOfType(template, 'AWS::Lambda::Function').map(([, fn]) => targetOf(fn.Properties.Role)).sort()).toEqual([...HUB_ROLES].sort());
   });
 });

@@ -97,10 +97,23 @@ describe('the sample events in events/', () => {
     });
   });
 
-  it('guard-own-role.json parses (the parser does not know the role): keeping it out is the rule\'s job', () => {
+  it('guard-own-role.json is ignored as the guard\'s own call (the rule leaves it out; a rule that did not must not bring it back)', () => {
     const event = sample('guard-own-role.json');
-    expect(event.detail.userIdentity.sessionContext.sessionIssuer.arn).toBe(`arn:aws:iam::${ACCOUNT}:role/s3-encryption-guard/s3-encryption-guard-dev-us-east-1-lambdaRole`);
-    expect(parse(event)).toMatchObject({ ok: true, trigger: { bucket: 'guard-demo-new-bucket', eventName: 'PutBucketEncryption' } });
+    const issuer = `arn:aws:iam::${ACCOUNT}:role/s3-encryption-guard/s3-encryption-guard-dev-us-east-1-lambdaRole`;
+    expect(event.detail.userIdentity.sessionContext.sessionIssuer.arn).toBe(issuer);
+    expect(parse(event)).toMatchObject({ ok: false, reason: `a call of the guard's own role ${issuer}` });
+    // The hub's member role in a member account, forwarded by a stale spoke.
+    const member = structuredClone(sample('other-account.json'));
+    member.detail.userIdentity.sessionContext = { sessionIssuer: { type: 'Role', arn: 'arn:aws:iam::111122223333:role/s3-encryption-guard/s3-encryption-guard-member' } };
+    expect(parseBucketEvent(member, 'any')).toMatchObject({ ok: false, reason: expect.stringContaining('the guard\'s own role') });
+  });
+
+  it('acts on a role named like the guard\'s outside its path, and on the guard path of another account', () => {
+    for (const arn of [`arn:aws:iam::${ACCOUNT}:role/s3-encryption-guard-dev-us-east-1-lambdaRole`, 'arn:aws:iam::999999999999:role/s3-encryption-guard/x']) {
+      const event = structuredClone(sample('guard-own-role.json'));
+      event.detail.userIdentity.sessionContext.sessionIssuer.arn = arn;
+      expect(parse(event)).toMatchObject({ ok: true });
+    }
   });
 
   it('ignores a call recorded in one account on a bucket CloudTrail says another account owns: the owner\'s record covers it', () => {

@@ -81,6 +81,7 @@ describe('configuration', () => {
     [{ MEMBER_ACCOUNTS: '1234' }, /MEMBER_ACCOUNTS \(param memberAccounts\) has "1234", which is not a 12-digit account id/],
     [{ ORGANIZATION_ID: 'r-abcd' }, /ORGANIZATION_ID \(param organizationId\) must be an organization id like o-a1b2c3d4e5, got "r-abcd"/],
     [{ ORGANIZATION: 'hub', ORGANIZATION_ID: 'o-a1b2c3d4e5', REENCRYPT_OBJECTS: 'report' }, /REENCRYPT_OBJECTS \(param reencryptObjects\) must be off with organization=hub/],
+    [{ MEMBER_ACCOUNTS: Array.from({ length: 51 }, (_, i) => String(100000000000 + i)).join(',') }, /MEMBER_ACCOUNTS \(param memberAccounts\) lists 51 accounts, at most 50 .*give organizationId instead/],
     [{ MEMBER_ROLE_NAME: 'a/b' }, /MEMBER_ROLE_NAME \(param memberRoleName\) must be an IAM role name/],
   ])('rejects %j with a message naming the setting', (env, message) => {
     expect(problemsOf(env)).toMatch(message);

@@ -12,7 +12,9 @@ import { listActiveAccounts } from '../../lib/organization/org-accounts';
 import { createAccountScope, ORGANIZATION_ACCOUNTS_TTL_MS } from '../../lib/organization/scope';
 import { PAGE_MESSAGE_MAX_BUCKETS, parseSweepMessage, progressId } from '../../lib/organization/sweep-messages';
 import { batchesOf } from '../../lib/organization/sweep-queue';
-import { s3Error } from './aws-mocks';
+import { createHub } from '../../lib/organization/hub';
+import { s3Error, testGuard } from './aws-mocks';
+import { config } from './fixtures';
 
 const HUB = '999999999999';
 const A = '111111111111';
@@ -181,5 +183,25 @@ describe('sweep messages', () => {
     expect(batchesOf(Array.from({ length: 23 }, () => 'x')).map((batch) => batch.length)).toEqual([10, 10, 3]);
     const large = 'y'.repeat(90_000);
     expect(batchesOf([large, large, large, 'z']).map((batch) => batch.length)).toEqual([2, 2]);
+  });
+});
+
+describe('the hub\'s dependencies per account', () => {
+  const credentials = async () => ({ accessKeyId: 'AK', secretAccessKey: 's' });
+
+  it('uses the function\'s own for its own account, and the member role\'s elsewhere', async () => {
+    const guard = testGuard(config({ stackName: 's3-encryption-guard-prod', organization: { mode: 'hub', memberAccounts: [A], memberRoleName: 'm' } }));
+    const hub = createHub({ guard, homeAccount: HUB, partition: 'aws', credentials });
+    expect(await hub.depsFor(HUB)).toBe(guard);
+    const member = await hub.depsFor(A);
+    expect(member.s3).not.toBe(guard.s3);
+    expect(await hub.depsFor(A)).toBe(member);
+  });
+
+  it('exempts buckets of the guard\'s own stack in the hub\'s account only: a member account may not name a stack like it', async () => {
+    const guard = testGuard(config({ stackName: 's3-encryption-guard-prod', organization: { mode: 'hub', memberAccounts: [A], memberRoleName: 'm' } }));
+    const hub = createHub({ guard, homeAccount: HUB, partition: 'aws', credentials });
+    expect((await hub.depsFor(HUB)).config.stackName).toBe('s3-encryption-guard-prod');
+    expect((await hub.depsFor(A)).config.stackName).toBeUndefined();
   });
 });
