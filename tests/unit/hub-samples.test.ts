@@ -35,11 +35,11 @@ describe('the sample events of events/hub/', () => {
     await expect(scope.check('111111111111')).resolves.toEqual({ ok: true });
   });
 
-  it('outside-scope.json: an event of account 999988887777, which the hub ignores with the reason', async () => {
+  it('outside-scope.json: an event of account 444455556666, which the hub ignores with the reason', async () => {
     const parsed = parseBucketEvent(sample('outside-scope.json'), 'any');
     if (!parsed.ok) throw new Error(parsed.reason);
-    expect(parsed.trigger.account).toBe('999988887777');
-    await expect(scope.check(parsed.trigger.account)).resolves.toEqual({ ok: false, reason: expect.stringMatching(/account 999988887777 is not in memberAccounts/) });
+    expect(parsed.trigger.account).toBe('444455556666');
+    await expect(scope.check(parsed.trigger.account)).resolves.toEqual({ ok: false, reason: expect.stringMatching(/account 444455556666 is not in memberAccounts/) });
   });
 
   it('sweep-account-message.json: the coordinator\'s message for account 111111111111', () => {
