@@ -24,6 +24,7 @@ import { emulatorEnv, startEmulator } from './emulator';
 import {
   accountCredentials, accountS3, createHubStorage, createMemberRole, drainSweepQueue, HUB_ACCOUNT, HUB_REGION, refuseAbsentRoles, serialiseUpdateItems,
 } from './org-emulator';
+import { table } from './text-table';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
@@ -64,14 +65,6 @@ const describeRule = (rule: RuleView | undefined): string => {
   if (rule === undefined) return '?';
   if (rule === null) return 'none';
   return rule.algorithm === 'aws:kms' && !rule.kmsKeyId ? 'aws:kms (aws/s3)' : rule.algorithm;
-};
-
-const table = (rows: string[][]): string => {
-  const widths = rows[0].map((_, column) => Math.max(...rows.map((row) => row[column].length)));
-  return rows.map((row, index) => {
-    const line = row.map((cell, column) => cell.padEnd(widths[column])).join('  ').trimEnd();
-    return index === 0 ? `${line}\n${widths.map((w) => '─'.repeat(w)).join('  ')}` : line;
-  }).join('\n');
 };
 
 const changed = (finding: Finding): string => {

@@ -79,17 +79,20 @@ export const refuseAbsentRoles = (sts: STSClient, endpoint: string): void => {
   }, { step: 'initialize', priority: 'low', name: 'emulatorRefusesAbsentRoles' });
 };
 
+/** UpdateItem calls of every client of this process, in the order they were sent. */
+let updates: Promise<unknown> = Promise.resolve();
+
 /**
- * DynamoDB applies conditional writes to one item one at a time; the emulator does not (DESIGN.md, moto
- * facts). Every page message of a sweep ADDs its counts to the one progress item, from many workers at
- * once: on the emulator their UpdateItem calls are queued here, as DynamoDB would serialise them.
+ * DynamoDB applies the writes to one item one at a time, whoever sends them; the emulator applies each
+ * UpdateItem without a lock, so concurrent ADDs to one item lose counts (DESIGN.md, moto facts). Every page
+ * message of a sweep ADDs its counts to the one progress item, from many containers at once: on the emulator
+ * the UpdateItem calls of every client this adds it to are queued in one line, as DynamoDB would serialise them.
  */
 export const serialiseUpdateItems = (client: DynamoDBClient): void => {
-  let queue: Promise<unknown> = Promise.resolve();
   client.middlewareStack.add((next, context) => (args) => {
     if (context.commandName !== 'UpdateItemCommand') return next(args);
-    const turn = queue.then(() => next(args));
-    queue = turn.catch(() => undefined);
+    const turn = updates.then(() => next(args));
+    updates = turn.catch(() => undefined);
     return turn;
   }, { step: 'initialize', name: 'serialiseUpdateItemLikeDynamoDb' });
 };
