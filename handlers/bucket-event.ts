@@ -8,7 +8,7 @@ import { explainCredentials } from '../lib/credentials-hint';
 import { isTransient } from '../lib/aws-errors';
 import { type BucketTrigger, type ParsedEvent, parseBucketEvent } from '../lib/cloudtrail-event';
 import { enforceBucket, type GuardDeps, type Outcome } from '../lib/enforce';
-import type { Finding } from '../lib/finding';
+import type { Finding, Trigger } from '../lib/finding';
 import { createGuard, type Guard } from '../lib/guard';
 import type { Identity } from '../lib/account';
 import { hubFactory, type Hub } from '../lib/organization/hub';
@@ -55,23 +55,27 @@ export const createBucketEventHandler = (guard: Guard, sink: FindingSink, hubOf?
     const inFlight = new Map<string, Promise<Outcome>>();
     /** Errors that are not AWS's passing faults: the guard itself broke, and the invocation fails loudly. */
     const broken: unknown[] = [];
+    /** The guard's dependencies in the event's account, or the finding of a member role the hub cannot assume. */
+    const reach = async (event: BucketTrigger, trigger: Trigger): Promise<GuardDeps | Finding> => {
+      if (!hub) return guard;
+      const started = Date.now();
+      try {
+        return await hub.depsFor(event.account);
+      } catch (error) {
+        if (!(error instanceof MemberRoleUnavailableError)) throw error;
+        return unreachableFinding({ bucket: event.bucket, region: event.region, trigger, error, durationMs: Date.now() - started });
+      }
+    };
     const evaluate = async (event: BucketTrigger): Promise<Outcome> => {
       const trigger = {
         type: 'event' as const, eventName: event.eventName,
         ...(event.eventId ? { eventId: event.eventId } : {}), ...(event.actor ? { actor: event.actor } : {}), ...(event.eventTime ? { eventTime: event.eventTime } : {}),
       };
-      const started = Date.now();
       try {
-        let deps: GuardDeps = guard;
-        if (hub) {
-          try {
-            deps = await hub.depsFor(event.account);
-          } catch (error) {
-            if (!(error instanceof MemberRoleUnavailableError)) throw error;
-            const finding = unreachableFinding({ bucket: event.bucket, region: event.region, trigger, error, durationMs: Date.now() - started });
-            sink.finding(finding);
-            return { kind: 'finding', finding };
-          }
+        const deps = await reach(event, trigger);
+        if ('schemaVersion' in deps) {
+          sink.finding(deps);
+          return { kind: 'finding', finding: deps };
         }
         const outcome = await enforceBucket({ bucket: event.bucket, region: event.region, accountId: event.account, partition, trigger }, deps);
         if (outcome.kind !== 'finding') {
@@ -94,15 +98,22 @@ export const createBucketEventHandler = (guard: Guard, sink: FindingSink, hubOf?
       }
       const { trigger: event } = parsed;
       // The hub: an event of an account outside its scope only ever gets a reason, never a role assumed.
-      const scope = await hub?.scope.check(event.account);
+      const scope = await hub?.scope.check(event.account).catch((error: unknown) => {
+        // The organisation's account list unreadable (the hub is not its delegated administrator): the
+        // guard's set-up is broken, which the Errors alarm must say, not a dead-letter queue alone.
+        if (!isTransient(error)) broken.push(error);
+        throw error;
+      });
       if (scope && !scope.ok) {
         sink.ignored(scope.reason, event.eventId);
         return { ignored: scope.reason };
       }
-      let evaluation = inFlight.get(event.bucket);
+      // By account too: in the hub, two accounts' events may name one bucket name (deleted and made again).
+      const key = `${event.account}/${event.bucket}`;
+      let evaluation = inFlight.get(key);
       if (!evaluation) {
         evaluation = evaluate(event);
-        inFlight.set(event.bucket, evaluation);
+        inFlight.set(key, evaluation);
       }
       let outcome = await evaluation;
       // The batch's shared evaluation was another delivery's duplicate: this record's own, different event

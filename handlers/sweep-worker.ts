@@ -7,7 +7,10 @@ import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-p
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { listBucketPages } from '../lib/bucket-state';
 import { explainCredentials } from '../lib/credentials-hint';
+import { isTransient } from '../lib/aws-errors';
 import { enforceBucket } from '../lib/enforce';
+import { MemberRoleUnavailableError } from '../lib/organization/member-credentials';
+import { unreachableFinding } from '../lib/organization/unreachable';
 import { createGuard, type Guard } from '../lib/guard';
 import type { Hub } from '../lib/organization/hub';
 import { hubFactory } from '../lib/organization/hub';
@@ -19,6 +22,8 @@ import { deployedSink, type FindingSink, logger } from '../lib/telemetry';
 import { createWarningMemory, type WarningMemory } from '../lib/warning-memory';
 import type { Identity } from '../lib/account';
 import type { Json } from '../lib/json';
+
+const LIST_PAGE_SIZE = 10_000;
 
 export interface SweepWorkerRuntime {
   hubOf: (identity: Identity) => Hub;
@@ -40,12 +45,21 @@ export const createSweepWorker = (guard: Guard, sink: FindingSink, runtime: Swee
       pageSize: Math.min(sweep.pageSize, PAGE_MESSAGE_MAX_BUCKETS),
       listBuckets: async function* (account) {
         const { s3 } = await hub.depsFor(account);
-        yield* listBucketPages(s3, guard.homeRegion, sweep.pageSize, undefined, true);
+        // Listed 10,000 at a time (ListBuckets' most: the fewest calls), then cut into page messages.
+        yield* listBucketPages(s3, guard.homeRegion, LIST_PAGE_SIZE, undefined, true);
       },
-      enforce: async (account, bucket, sweepId) => enforceBucket(
-        { bucket: bucket.name, region: bucket.region ?? guard.homeRegion, accountId: account, partition: identity.partition, trigger: { type: 'sweep', sweepId } },
-        await hub.depsFor(account),
-      ),
+      inScope: (account) => hub.scope.check(account),
+      enforce: async (account, bucket, sweepId) => {
+        const request = { bucket: bucket.name, region: bucket.region ?? guard.homeRegion, accountId: account, partition: identity.partition, trigger: { type: 'sweep' as const, sweepId } };
+        const started = Date.now();
+        try {
+          return await enforceBucket(request, await hub.depsFor(account));
+        } catch (error) {
+          // The role was refused since the account was listed (deleted, or its trust changed): an ERROR, not a retry.
+          if (!(error instanceof MemberRoleUnavailableError)) throw error;
+          return { kind: 'finding', finding: unreachableFinding({ ...request, error, durationMs: Date.now() - started }) };
+        }
+      },
       record: (finding, log) => sink.finding(finding, log),
       page: {
         settings: sweep,
@@ -59,17 +73,24 @@ export const createSweepWorker = (guard: Guard, sink: FindingSink, runtime: Swee
       },
       now: Date.now,
     };
+    /** Errors that are not AWS's passing faults: the worker itself broke, and the invocation fails loudly. */
+    const broken: unknown[] = [];
     try {
-      return await processPartialResponse(event, async (record: SQSRecord) => {
+      const response = await processPartialResponse(event, async (record: SQSRecord) => {
         const message = parseSweepMessage(record.body);
         if (typeof message === 'string') {
           sink.ignored(`sweep message ${record.messageId}: ${message}`);
           return;
         }
-        const result = await handleSweepMessage(message, deps);
-        if (result.status === 'completed') runtime.log('sweep completed', { summary: result.summary });
-        else if (result.status === 'skipped') runtime.log('sweep message skipped', { reason: result.reason });
+        const result = await handleSweepMessage(message, deps).catch((error: unknown) => {
+          if (!isTransient(error)) broken.push(error);
+          throw error;
+        });
+        if (result.status === 'skipped') runtime.log('sweep message skipped', { reason: result.reason });
+        if (result.completed) runtime.log('sweep completed', { summary: result.completed });
       }, new BatchProcessor(EventType.SQS), { context: context as Context, throwOnFullBatchFailure: false });
+      if (broken.length > 0) throw broken[0]; // the Errors alarm; the batch comes back as it was
+      return response;
     } finally {
       await sink.flush();
     }

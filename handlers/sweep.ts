@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
 import { listBucketPages } from '../lib/bucket-state';
 import { explainCredentials } from '../lib/credentials-hint';
+import { isTransient } from '../lib/aws-errors';
 import { enforceBucket } from '../lib/enforce';
 import { isObject, type Json } from '../lib/json';
 import { lambdaSdk } from '../lib/sdk';
@@ -82,13 +83,17 @@ export interface SweepRuntime {
 }
 
 /** The hub's sweep: one message per account in scope; the worker lists and evaluates. */
-const fanOut = async (org: OrgSweepRuntime, identity: Identity, log: SweepRuntime['log']): Promise<FannedOut> => {
+const fanOut = async (org: OrgSweepRuntime, identity: Identity, log: SweepRuntime['log'], requestId: string | undefined): Promise<FannedOut> => {
   const accounts = await org.hubOf(identity).scope.accounts().catch((error: unknown) => {
-    throw new Error(`listing the organisation's accounts failed (${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}): the hub must be the organisation's management account or its delegated administrator, or list memberAccounts`);
+    const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    throw new Error(isTransient(error)
+      ? `listing the organisation's accounts failed (${reason}); the invocation is retried`
+      : `listing the organisation's accounts failed (${reason}): the hub must be the organisation's management account or its delegated administrator, or list memberAccounts`);
   });
-  const sweepId = randomUUID();
-  await startOrgSweep(sweepId, accounts, org);
-  log('sweep started', { sweepId, accounts: accounts.length, organization: true });
+  // Lambda retries an asynchronous invocation with the same request id: a retry resumes the same sweep.
+  const sweepId = requestId && /^[\w-]{1,64}$/.test(requestId) ? requestId : randomUUID();
+  const started = await startOrgSweep(sweepId, accounts, org);
+  log('sweep started', { sweepId, accounts: accounts.length, organization: true, ...(started === 'resumed' ? { resumed: true } : {}) });
   return { status: 'fanned-out', sweepId, accounts: accounts.length };
 };
 
@@ -112,7 +117,7 @@ export const createSweepHandler = (guard: Guard, sink: FindingSink, runtime: Swe
         sink.ignored(reason);
         return { ignored: reason };
       }
-      if (runtime.org) return fanOut(runtime.org, identity, runtime.log);
+      if (runtime.org) return fanOut(runtime.org, identity, runtime.log, context.awsRequestId);
       state = newSweep(randomUUID(), now());
       runtime.log('sweep started', { sweepId: state.sweepId, region: guard.homeRegion, settings: guard.config.sweep });
     }

@@ -110,6 +110,14 @@ const bucketOf = (eventName: TriggerEventName, parameters: Json): string | undef
   return BUCKET_ARN.exec(decoded)?.[1];
 };
 
+/** The owner CloudTrail names for the bucket in the event's `resources`, when it names one. */
+const ownerOf = (resources: unknown, bucket: string): string | undefined => {
+  if (!Array.isArray(resources)) return undefined;
+  const entry = resources.find((resource): resource is Record<string, unknown> => isObject(resource) && resource.type === 'AWS::S3::Bucket'
+    && typeof resource.ARN === 'string' && resource.ARN.endsWith(`:::${bucket}`));
+  return typeof entry?.accountId === 'string' && ACCOUNT_ID.test(entry.accountId) ? entry.accountId : undefined;
+};
+
 /**
  * `accountId`: the one account whose events are accepted (the guard's own); `'any'`: events of every
  * account (the hub, which then checks the account against its scope, lib/organization/scope.ts).
@@ -151,6 +159,15 @@ export const parseBucketEvent = (event: unknown, accountId: string | 'any'): Par
   if (!bucket) return ignore(eventName === 'TagResource' || eventName === 'UntagResource' ? 'resource is not a general purpose bucket' : 'event names no bucket');
   const problem = bucketNameProblem(bucket, region);
   if (problem) return ignore(problem);
+
+  // A principal of this account calling on another account's bucket: CloudTrail names the bucket's owner
+  // in `resources`. Acting here would be refused (ExpectedBucketOwner) and read as an error; the owner's
+  // guard, or the hub through the owner's role, evaluates the bucket from the owner's own record of the call
+  // and the sweep.
+  const owner = ownerOf(detail.resources, bucket);
+  if (owner !== undefined && account !== undefined && owner !== account) {
+    return ignore(`bucket ${bucket} belongs to account ${owner}, not to ${account} where the call was recorded`);
+  }
 
   const identity = isObject(detail.userIdentity) ? detail.userIdentity : {};
   const actor = str(identity.arn) ?? str(identity.principalId) ?? str(identity.invokedBy) ?? str(identity.type);

@@ -7,9 +7,12 @@
  * argument type is the set of paths of the `Finding` type — renaming a finding field breaks the build
  * until the queries follow (and tests/unit/dashboard.test.ts checks the fields against real log lines).
  */
-import type { Verdict, Violation } from './evaluate';
+import type { Verdict, Violation, ViolationCode } from './evaluate';
 import { type Action, type Finding, FINDING_MESSAGE } from './finding';
-import { COUNT_METRICS, type CountMetric, METRIC_DIMENSIONS, type MetricName, METRICS_NAMESPACE, REENCRYPT_METRICS, TIMING_METRICS, type TimingMetric } from './metric-names';
+import {
+  COUNT_METRICS, type CountMetric, METRIC_DIMENSIONS, type MetricName, METRICS_NAMESPACE, ORGANIZATION_METRICS, REENCRYPT_METRICS, TIMING_METRICS, type TimingMetric,
+} from './metric-names';
+import { MEMBER_ROLE_UNAVAILABLE } from './organization/names';
 
 type Leaf = string | number | boolean | bigint | null | undefined;
 
@@ -33,7 +36,7 @@ const LINE = 'line';
 /** String literals of the query language, typed so that a renamed verdict, action or trigger type breaks the build. */
 const verdict = (value: Verdict): string => JSON.stringify(value);
 const action = (value: Action): string => JSON.stringify(value);
-const literal = (value: Finding['trigger']['type'] | Violation['severity'] | typeof FINDING_MESSAGE): string => JSON.stringify(value);
+const literal = (value: Finding['trigger']['type'] | Violation['severity'] | ViolationCode | typeof FINDING_MESSAGE): string => JSON.stringify(value);
 
 const FINDINGS = `filter message = ${literal(FINDING_MESSAGE)}`;
 
@@ -147,6 +150,61 @@ export const SAVED_QUERIES: readonly SavedQuery[] = [
   },
 ];
 
+/**
+ * The per-account view of the organisation hub (param organization=hub), from Logs Insights rather than
+ * metrics: every finding carries its account and region, and a metric dimension per account would be
+ * unbounded (one custom metric per account and name). In single-account mode every finding has the same
+ * account, so these are not deployed.
+ */
+export const ORGANIZATION_QUERIES: readonly SavedQuery[] = [
+  {
+    id: 'UnreachableMemberAccounts',
+    title: 'Unreachable member accounts',
+    question: 'Accounts whose member role the hub could not assume (MEMBER_ROLE_UNAVAILABLE): not guarded until the spoke is deployed there or the role trusts the hub',
+    query: lines(
+      // The hub reports an unreachable account as an ERROR finding: the cheap filter first, then the violation.
+      `${FINDINGS} and ${field('verdict')} = ${verdict('ERROR')}`,
+      `fields jsonParse(@message) as ${LINE}`,
+      `unnest ${LINE}.${field('violations')} into violation`,
+      `filter ${violationField('code')} = ${literal(MEMBER_ROLE_UNAVAILABLE)}`,
+      `stats count(*) as findings, latest(${violationField('detail')}) as detail, max(@timestamp) as lastSeen by ${field('account')}`,
+      'sort lastSeen desc',
+      'limit 1000',
+    ),
+    width: 16,
+    height: 6,
+  },
+  {
+    id: 'TopNonCompliantAccounts',
+    title: 'Top non-compliant accounts',
+    question: 'Which accounts have the most findings that need attention (NONCOMPLIANT or ERROR verdict, FAILED action): findings, distinct buckets and regions, last seen',
+    query: lines(
+      `${FINDINGS} and (${field('verdict')} in [${verdict('NONCOMPLIANT')}, ${verdict('ERROR')}] or ${field('action')} = ${action('FAILED')})`,
+      `stats count(*) as findings, count_distinct(${field('bucket')}) as buckets, count_distinct(${field('region')}) as regions, max(@timestamp) as lastSeen by ${field('account')}`,
+      'sort findings desc',
+      'limit 20',
+    ),
+    width: 12,
+    height: 8,
+  },
+  {
+    id: 'FindingsPerAccountAndRegion',
+    title: 'Findings per account and region',
+    question: 'How many findings of each verdict every account and region had, and on how many buckets',
+    query: lines(
+      FINDINGS,
+      `stats count(*) as findings, count_distinct(${field('bucket')}) as buckets by ${field('account')}, ${field('region')}, ${field('verdict')}`,
+      'sort findings desc',
+      'limit 1000',
+    ),
+    width: 12,
+    height: 8,
+  },
+];
+
+/** The queries a deployment saves and shows: the per-account ones only on the organisation hub. */
+export const savedQueries = (organization = false): readonly SavedQuery[] => (organization ? [...SAVED_QUERIES, ...ORGANIZATION_QUERIES] : SAVED_QUERIES);
+
 /** What the dashboard shows, by name or placeholder (`${SettleQueue.QueueName}` for Fn::Sub). */
 export interface DashboardRefs {
   /** Title at the top. */
@@ -164,6 +222,8 @@ export interface DashboardRefs {
   queryFolder: string;
   /** Re-keying existing objects is deployed (reencryptObjects param): its metrics are shown. */
   reencrypt?: boolean;
+  /** This is the organisation hub (param organization=hub): the per-account view and MemberAccountsUnreachable are shown. */
+  organization?: boolean;
 }
 
 export interface Widget {
@@ -189,6 +249,7 @@ const METRIC_TITLES: Record<CountMetric, string> = {
   RemediationsFailed: 'Remediations failed (ERROR or FAILED)',
   BucketsExempt: 'Buckets exempt',
   ForeignOrUnusableKeyBuckets: 'Buckets on a foreign or unusable key',
+  MemberAccountsUnreachable: 'Member accounts unreachable (member role not assumable)',
   SweepCatches: 'Sweep catches (non-compliant buckets the sweep found)',
   ObjectsReencrypted: 'Objects re-keyed in place',
   ObjectReencryptionFailures: 'Objects whose re-keying failed',
@@ -254,22 +315,27 @@ export const dashboardBody = (refs: DashboardRefs): DashboardBody => {
   const intro = [
     `# ${refs.title}`,
     'Findings of the S3 encryption guard: metrics, the latest findings, what needs attention, and the health of its queues and functions.',
+    ...(refs.organization ? ['The organisation hub: findings of every member account and region, with a per-account view from Logs Insights.'] : []),
     `The same queries are saved in CloudWatch Logs Insights, folder \`${refs.queryFolder}\`.`,
   ].join('\n\n');
+  const countWidget = (name: CountMetric) => metricWidget(METRIC_TITLES[name], region, [guardMetric(name, refs.serviceName)], 'Sum');
+  const logWidget = (saved: SavedQuery): Omit<Widget, 'x' | 'y'> => ({
+    type: 'log',
+    width: saved.width,
+    height: saved.height,
+    properties: { title: saved.title, region, view: 'table', query: logWidgetQuery(refs.logGroups, saved.query) },
+  });
   const widgets: Array<Omit<Widget, 'x' | 'y'>> = [
     { type: 'text', width: 16, height: 3, properties: { markdown: intro } },
     { type: 'alarm', width: 8, height: 3, properties: { title: 'Alarms', alarms: [...refs.alarms] } },
-    ...COUNT_METRICS.filter((name) => !BESIDE_EXPOSURE.has(name) && (refs.reencrypt || !REENCRYPT_METRICS.includes(name)))
-      .map((name) => metricWidget(METRIC_TITLES[name], region, [guardMetric(name, refs.serviceName)], 'Sum')),
+    ...COUNT_METRICS.filter((name) => !BESIDE_EXPOSURE.has(name) && !ORGANIZATION_METRICS.includes(name) && (refs.reencrypt || !REENCRYPT_METRICS.includes(name)))
+      .map(countWidget),
+    // The organisation: unreachable accounts (the metric its alarm watches, and which accounts), then the per-account view.
+    ...(refs.organization ? [...ORGANIZATION_METRICS.map(countWidget), ...ORGANIZATION_QUERIES.map(logWidget)] : []),
     // The exposure window, and beside it what the event path missed.
     ...TIMING_METRICS.map((name) => metricWidget(TIMING_TITLES[name], region, percentileRows(name, refs.serviceName), 'p99')),
-    ...[...BESIDE_EXPOSURE].map((name) => metricWidget(METRIC_TITLES[name], region, [guardMetric(name, refs.serviceName)], 'Sum')),
-    ...SAVED_QUERIES.map((saved): Omit<Widget, 'x' | 'y'> => ({
-      type: 'log',
-      width: saved.width,
-      height: saved.height,
-      properties: { title: saved.title, region, view: 'table', query: logWidgetQuery(refs.logGroups, saved.query) },
-    })),
+    ...[...BESIDE_EXPOSURE].map(countWidget),
+    ...SAVED_QUERIES.map(logWidget),
     metricWidget('Dead-letter queues: messages', region, refs.deadLetterQueues.map((queue) => sqs('ApproximateNumberOfMessagesVisible', queue)), 'Maximum'),
     metricWidget('Dead-letter queues: age of oldest message (s)', region, refs.deadLetterQueues.map((queue) => sqs('ApproximateAgeOfOldestMessage', queue)), 'Maximum'),
     metricWidget('Settle queue: messages', region, [

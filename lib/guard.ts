@@ -1,6 +1,7 @@
 /** Wiring of the real dependencies, once per container: configuration (validated at cold start) and clients. */
 import { createIdentityResolver, type IdentityResolver } from './account';
 import { type AwsClients, type CallCounts, createClients } from './aws-clients';
+import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import { loadConfig } from './config';
 import type { GuardDeps } from './enforce';
 import { createFlapLedger } from './flap-ledger';
@@ -29,6 +30,8 @@ export interface Guard extends GuardDeps {
   sts: AwsClients['sts'];
   /** The hub's account list (organization=hub without memberAccounts). */
   organizations: AwsClients['organizations'];
+  /** Clients like these, signed with other credentials (the hub in a member account); calls counted here too. */
+  clientsAs: (credentials: AwsCredentialIdentityProvider) => AwsClients;
 }
 
 export const createGuard = (env: Readonly<Record<string, string | undefined>> = process.env): Guard => {
@@ -51,6 +54,7 @@ export const createGuard = (env: Readonly<Record<string, string | undefined>> = 
     kms: clients.kms,
     sts: clients.sts,
     organizations: clients.organizations,
+    clientsAs: (credentials) => createClients(env, { credentials, calls: clients.calls }),
     ...(config.reencrypt.objects !== 'off' && env.REENCRYPT_QUEUE_NAME
       ? { handOff: createHandOff(config, queueSender(() => clients.sqs(homeRegion), env.REENCRYPT_QUEUE_NAME), (message, details) => logger.warn(message, details)) }
       : {}),

@@ -26,6 +26,10 @@ export const COUNT_METRICS = [
   // Existing objects re-keyed in place, and objects whose re-keying failed (lib/reencrypt/): only with reencryptObjects on.
   'ObjectsReencrypted',
   'ObjectReencryptionFailures',
+  // Findings whose violations include MEMBER_ROLE_UNAVAILABLE (lib/organization/names.ts): the hub could
+  // not assume an account's member role, so that account is not guarded. Hub mode only; one per finding,
+  // never an account dimension (the per-account view is the Logs Insights query "Unreachable member accounts").
+  'MemberAccountsUnreachable',
 ] as const;
 export type CountMetric = (typeof COUNT_METRICS)[number];
 
@@ -43,6 +47,9 @@ export type MetricName = (typeof METRIC_NAMES)[number];
 
 /** The metrics of re-keying existing objects: on the dashboard only where that is deployed. */
 export const REENCRYPT_METRICS: readonly MetricName[] = ['ObjectsReencrypted', 'ObjectReencryptionFailures'];
+
+/** The metrics of the organisation hub: on the dashboard only in hub mode (param organization=hub). */
+export const ORGANIZATION_METRICS: readonly CountMetric[] = ['MemberAccountsUnreachable'];
 
 /**
  * The dimensions of every metric: Powertools Metrics adds `service` (= POWERTOOLS_SERVICE_NAME) and the

@@ -6,8 +6,9 @@
  * The dashboard body is one `Fn::Sub` string, so CloudFormation fills in the region, the log group, queue
  * and function names, and the alarm ARNs of this very stack.
  */
-import { dashboardBody, EXPOSURE_PERCENTILES, metricDimensions, SAVED_QUERIES } from './dashboard';
+import { dashboardBody, EXPOSURE_PERCENTILES, metricDimensions, savedQueries } from './dashboard';
 import { METRICS_NAMESPACE, type MetricName } from './metric-names';
+import { GUARD_ROLE_PATH, MEMBER_ROLE_UNAVAILABLE } from './organization/names';
 
 /** Logical ids serverless gives the functions and their log groups (function name, first letter upper-cased). */
 export const FUNCTIONS = [
@@ -29,8 +30,23 @@ export const REENCRYPT_DEAD_LETTER_QUEUE = {
   id: 'ReencryptDeadLetterQueue', label: 're-keying DLQ', alarm: 'reencrypt-dlq', means: 'bucket listing pages whose re-keying kept failing (throttling, 5xx) after the queue\'s retries',
 } as const;
 
-const functionsOf = (reencrypt: boolean) => (reencrypt ? [...FUNCTIONS, REENCRYPT_FUNCTION] : [...FUNCTIONS]);
-const deadLetterQueuesOf = (reencrypt: boolean) => (reencrypt ? [...DEAD_LETTER_QUEUES, REENCRYPT_DEAD_LETTER_QUEUE] : [...DEAD_LETTER_QUEUES]);
+/** Deployed only on the organisation hub (param organization=hub): fed by the sweep's per-account and per-page messages. */
+export const SWEEP_WORKER_FUNCTION = { name: 'sweepWorker', functionId: 'SweepWorkerLambdaFunction', logGroupId: 'SweepWorkerLogGroup' } as const;
+
+/** What of the optional parts a stack deploys: the dashboard, queries and alarms cover exactly that. */
+export interface Deployment {
+  /** Re-keying existing objects (reencryptObjects is not off). */
+  reencrypt: boolean;
+  /** The organisation hub (organization=hub): the per-account view and the unreachable-accounts alarm. */
+  organization: boolean;
+  /** The hub's sweepWorker function: its log group is read, its errors alarmed. */
+  sweepWorker: boolean;
+}
+const SINGLE_ACCOUNT: Deployment = { reencrypt: false, organization: false, sweepWorker: false };
+
+const functionsOf = ({ reencrypt, sweepWorker }: Deployment) =>
+  [...FUNCTIONS, ...(reencrypt ? [REENCRYPT_FUNCTION] : []), ...(sweepWorker ? [SWEEP_WORKER_FUNCTION] : [])];
+const deadLetterQueuesOf = ({ reencrypt }: Deployment) => (reencrypt ? [...DEAD_LETTER_QUEUES, REENCRYPT_DEAD_LETTER_QUEUE] : [...DEAD_LETTER_QUEUES]);
 
 export const DASHBOARD_ID = 'GuardDashboard';
 export const ALARM_TOPIC_ID = 'AlarmTopic';
@@ -47,8 +63,8 @@ export interface ObservabilityParams {
   exposureAlarmSeconds: string;
   /** The settle delay: every remediation waits at least this long, so the exposure alarm must allow more. */
   settleSeconds: string;
-  /** Re-keying existing objects is deployed (reencryptObjects is not off). */
-  reencrypt?: boolean;
+  /** The optional parts this stack deploys (default: none, as in single-account mode without re-keying). */
+  deployment?: Partial<Deployment>;
 }
 
 /** A param the user must fix: reported in one line, without a stack trace (resources/observability.cjs). */
@@ -73,8 +89,15 @@ const PERIOD = 300;
 /** A plausible single address; SNS sends it a confirmation mail, the real check. */
 const EMAIL = /^[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+$/;
 
-/** CloudWatch dashboard names allow letters, digits, `-` and `_`. */
-const dashboardName = (service: string, stage: string): string => `${service}-${stage}`.replace(/[^A-Za-z0-9_-]/g, '-');
+/**
+ * `<service>-<stage>-<region>`: dashboards are global per account ("All dashboards in your account are
+ * global, not region-specific", https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-cloudwatch-dashboard.html),
+ * so two regional stacks of one stage would otherwise fight over one dashboard. The region is the stack's
+ * own (Fn::Sub); names allow letters, digits, `-` and `_`. Alarms, saved queries and the topic are regional
+ * (an alarm name "must be unique within the Region", https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html):
+ * their names stay `<service>-<stage>-...`.
+ */
+const dashboardName = (service: string, stage: string): Intrinsic => ({ 'Fn::Sub': `${`${service}-${stage}`.replace(/[^A-Za-z0-9_-]/g, '-')}-\${AWS::Region}` });
 
 interface AlarmSpec {
   id: string;
@@ -131,7 +154,9 @@ export const EXPOSURE_ALARM_ID = 'ExposureWindowAlarm';
 
 const upperFirst = (text: string): string => text.charAt(0).toUpperCase() + text.slice(1);
 
-export const alarmSpecs = (serviceName: string, exposureAlarmSeconds: number, reencrypt = false): AlarmSpec[] => [
+export const MEMBER_ACCOUNTS_UNREACHABLE_ALARM_ID = 'MemberAccountsUnreachableAlarm';
+
+export const alarmSpecs = (serviceName: string, exposureAlarmSeconds: number, deployment: Deployment = SINGLE_ACCOUNT): AlarmSpec[] => [
   guardMetricAlarm('RemediationsFailedAlarm', 'remediations-failed', 'RemediationsFailed',
     'The guard could not bring a bucket into line (ERROR verdict or FAILED action). See the dashboard widget "Failures and their reasons".', serviceName),
   guardMetricAlarm('ForeignOrUnusableKeyAlarm', 'foreign-or-unusable-key', 'ForeignOrUnusableKeyBuckets',
@@ -142,14 +167,19 @@ export const alarmSpecs = (serviceName: string, exposureAlarmSeconds: number, re
     statistic: EXPOSURE_PERCENTILES[EXPOSURE_PERCENTILES.length - 1],
     above: exposureAlarmSeconds * 1000,
   },
-  ...(reencrypt ? [guardMetricAlarm('ObjectReencryptionFailuresAlarm', 'object-reencryption-failures', 'ObjectReencryptionFailures',
+  ...(deployment.organization ? [guardMetricAlarm(MEMBER_ACCOUNTS_UNREACHABLE_ALARM_ID, 'member-accounts-unreachable', 'MemberAccountsUnreachable',
+    `The hub could not assume the member role of an account (violation ${MEMBER_ROLE_UNAVAILABLE}): that account's buckets are not guarded. `
+      + 'Which accounts: the dashboard widget or saved query "Unreachable member accounts". Deploy the spoke StackSet to that account (the management account is '
+      + `skipped by StackSets: deploy the spoke there as a stack), or check that its member role (param memberRoleName, path ${GUARD_ROLE_PATH}) exists and trusts the hub's function roles (output HubRoleArns).`,
+    serviceName)] : []),
+  ...(deployment.reencrypt ? [guardMetricAlarm('ObjectReencryptionFailuresAlarm', 'object-reencryption-failures', 'ObjectReencryptionFailures',
     'Objects could not be re-keyed in place (access denied by Object Lock or a key policy, an unusable key, ...). See the findings with message "objects evaluated" and outcome PARTIAL or JOB_FAILED.', serviceName)] : []),
-  ...deadLetterQueuesOf(reencrypt).map((queue): AlarmSpec => ({
+  ...deadLetterQueuesOf(deployment).map((queue): AlarmSpec => ({
     id: `${queue.id}Alarm`, name: queue.alarm, namespace: 'AWS/SQS', metric: 'ApproximateNumberOfMessagesVisible', statistic: 'Maximum',
     description: `A message is waiting in the ${queue.label}: ${queue.means}. Inspect it, then redrive or delete it.`,
     dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [queue.id, 'QueueName'] } }],
   })),
-  ...functionsOf(reencrypt).map((fn): AlarmSpec => ({
+  ...functionsOf(deployment).map((fn): AlarmSpec => ({
     id: `${upperFirst(fn.name)}ErrorsAlarm`, name: `${fn.name}-errors`, namespace: 'AWS/Lambda', metric: 'Errors', statistic: 'Sum',
     description: `Function ${fn.name} failed (an unhandled error or a timeout). See the dashboard widget "Operational problems".`,
     dimensions: [{ Name: 'FunctionName', Value: ref(fn.functionId) }],
@@ -163,9 +193,9 @@ export const observabilityResources = (params: ObservabilityParams): Observabili
     throw new ParamError(`alarmEmail (param alarmEmail) must be one email address, got "${alarmEmail}"`);
   }
   const prefix = `${service}-${stage}`;
-  const reencrypt = params.reencrypt ?? false;
-  const specs = alarmSpecs(serviceName, exposureAlarmThreshold(params.exposureAlarmSeconds, params.settleSeconds), reencrypt);
-  const functions = functionsOf(reencrypt);
+  const deployment: Deployment = { ...SINGLE_ACCOUNT, ...params.deployment };
+  const specs = alarmSpecs(serviceName, exposureAlarmThreshold(params.exposureAlarmSeconds, params.settleSeconds), deployment);
+  const functions = functionsOf(deployment);
 
   const resources: Record<string, CloudFormationResource> = {
     // Alarm notifications carry alarm metadata only. Not KMS-encrypted: CloudWatch cannot publish to a
@@ -184,7 +214,7 @@ export const observabilityResources = (params: ObservabilityParams): Observabili
   for (const spec of specs) resources[spec.id] = alarm(spec, prefix);
 
   const logGroupNames = functions.map((fn) => ref(fn.logGroupId));
-  for (const query of SAVED_QUERIES) {
+  for (const query of savedQueries(deployment.organization)) {
     resources[`${query.id}Query`] = {
       Type: 'AWS::Logs::QueryDefinition',
       Properties: { Name: `${prefix}/${query.title}`, QueryString: query.query, LogGroupNames: logGroupNames },
@@ -199,10 +229,11 @@ export const observabilityResources = (params: ObservabilityParams): Observabili
     logGroups: functions.map((fn) => `\${${fn.logGroupId}}`),
     functions: functions.map((fn) => ({ label: fn.name, name: `\${${fn.functionId}}` })),
     settleQueue: { label: SETTLE_QUEUE.label, name: `\${${SETTLE_QUEUE.id}.QueueName}` },
-    deadLetterQueues: deadLetterQueuesOf(reencrypt).map((queue) => ({ label: queue.label, name: `\${${queue.id}.QueueName}` })),
+    deadLetterQueues: deadLetterQueuesOf(deployment).map((queue) => ({ label: queue.label, name: `\${${queue.id}.QueueName}` })),
     alarms: specs.map((spec) => `\${${spec.id}.Arn}`),
     queryFolder: prefix,
-    reencrypt,
+    reencrypt: deployment.reencrypt,
+    organization: deployment.organization,
   });
   resources[DASHBOARD_ID] = {
     Type: 'AWS::CloudWatch::Dashboard',

@@ -8,6 +8,7 @@ import type { ViolationCode } from './evaluate';
 import { DUPLICATE_MESSAGE, type Finding, FINDING_MESSAGE, GONE_MESSAGE, IGNORED_MESSAGE, type Trigger } from './finding';
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { createFindingEventPublisher, type FindingEventPublisher } from './finding-events';
+import { MEMBER_ROLE_UNAVAILABLE } from './organization/names';
 import { type CountMetric, METRICS_NAMESPACE, SERVICE_NAME, type TimingMetric } from './metric-names';
 
 export { COUNT_METRICS, METRIC_DIMENSIONS, METRIC_NAMES, type MetricName, METRICS_NAMESPACE, SERVICE_NAME, TIMING_METRICS } from './metric-names';
@@ -33,6 +34,7 @@ export const metricsFor = (finding: Pick<Finding, 'verdict' | 'action' | 'violat
   if (finding.action === 'FAILED' || finding.verdict === 'ERROR' || finding.violations.some((v) => v.code === 'FLAPPING')) names.push('RemediationsFailed');
   if (finding.violations.some((violation) => violation.code === FOREIGN_KEY)) names.push('ForeignOrUnusableKeyBuckets');
   if (finding.trigger.type === 'sweep' && finding.verdict === 'NONCOMPLIANT') names.push('SweepCatches');
+  if (finding.violations.some((violation) => violation.code === MEMBER_ROLE_UNAVAILABLE)) names.push('MemberAccountsUnreachable');
   return names;
 };
 

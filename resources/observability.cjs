@@ -9,7 +9,7 @@ const requireTs = require('../scripts/require-ts.cjs');
 
 module.exports = async ({ resolveVariable }) => {
   const { observabilityResources, ParamError } = requireTs('lib/observability.ts');
-  const [service, stage, serviceName, alarmEmail, exposureAlarmSeconds, settleSeconds, reencryptObjects] = await Promise.all([
+  const [service, stage, serviceName, alarmEmail, exposureAlarmSeconds, settleSeconds, reencryptObjects, organization, functions] = await Promise.all([
     resolveVariable('self:service'),
     resolveVariable('sls:stage'),
     // The metrics' `service` dimension is what the functions get as POWERTOOLS_SERVICE_NAME.
@@ -18,12 +18,22 @@ module.exports = async ({ resolveVariable }) => {
     resolveVariable('param:exposureAlarmSeconds'),
     resolveVariable('param:settleSeconds'),
     resolveVariable('param:reencryptObjects'),
+    resolveVariable('param:organization'),
+    // The functions serverless.yml declares (a left-out one is null): the hub's sweepWorker is read and
+    // alarmed only where it is declared.
+    resolveVariable('self:functions'),
   ]);
+  // An invalid value is reported by the config check (scripts/validate-config-plugin.cjs) with its message.
+  const hub = String(organization).trim() === 'hub';
   try {
     return observabilityResources({
       service: String(service), stage: String(stage), serviceName: String(serviceName), alarmEmail: String(alarmEmail ?? ''),
       exposureAlarmSeconds: String(exposureAlarmSeconds), settleSeconds: String(settleSeconds),
-      reencrypt: ['report', 'enforce'].includes(String(reencryptObjects).trim()),
+      deployment: {
+        reencrypt: ['report', 'enforce'].includes(String(reencryptObjects).trim()),
+        organization: hub,
+        sweepWorker: hub && Boolean(functions?.sweepWorker),
+      },
     });
   } catch (error) {
     // serverless prints the stack of what a resolver throws; a wrong param needs only its message.

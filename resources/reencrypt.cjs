@@ -10,6 +10,9 @@
  * Permissions: https://docs.aws.amazon.com/AmazonS3/latest/API/API_UpdateObjectEncryption.html,
  * https://docs.aws.amazon.com/AmazonS3/latest/userguide/batch-ops-iam-role-policies.html
  */
+const requireTs = require('../scripts/require-ts.cjs');
+const lambdaRole = require('./lambda-role.cjs');
+
 const VALUES = ['off', 'report', 'enforce'];
 const FUNCTION_TIMEOUT = 300;
 
@@ -68,6 +71,8 @@ const objectStatements = [
 
 const resources = async (resolveVariable) => {
   const [{ queue, batchRole, reportBucketPrefix, fn }, keys] = await Promise.all([names(resolveVariable), listedKeys(resolveVariable)]);
+  // Every guard role at the guard's path (lib/organization/names.ts): lib/reencrypt/batch-plan.ts builds the ARN with it.
+  const { GUARD_ROLE_PATH } = requireTs('lib/organization/names.ts');
   return {
     Resources: {
       // One message per bucket and listing page; one message group per bucket (its pages run in order, one at a time).
@@ -117,6 +122,7 @@ const resources = async (resolveVariable) => {
         Type: 'AWS::IAM::Role',
         Properties: {
           RoleName: batchRole,
+          Path: GUARD_ROLE_PATH,
           AssumeRolePolicyDocument: {
             Version: '2012-10-17',
             Statement: [{
@@ -139,37 +145,25 @@ const resources = async (resolveVariable) => {
         },
       },
       // reencryptObjects' role: the objects, the keys, its queue, and starting (and finding) the guard's jobs.
-      ReencryptObjectsRole: {
-        Type: 'AWS::IAM::Role',
-        Properties: {
-          AssumeRolePolicyDocument: {
-            Version: '2012-10-17',
-            Statement: [{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }],
+      ReencryptObjectsRole: lambdaRole({
+        functionName: fn,
+        policyName: 'reencrypt-objects',
+        statements: [
+          { Effect: 'Allow', Action: ['s3:GetBucketTagging'], Resource: sub('arn:${AWS::Partition}:s3:::*') },
+          ...objectStatements,
+          ...keyStatements(keys),
+          ...(keys.length > 0 ? [{ Effect: 'Allow', Action: ['kms:DescribeKey', 'kms:GetKeyRotationStatus'], Resource: keys }] : []),
+          { Effect: 'Allow', Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'], Resource: getAtt('ReencryptQueue', 'Arn') },
+          // CreateJob and ListJobs have no resource-level permissions.
+          { Effect: 'Allow', Action: ['s3:CreateJob', 's3:ListJobs'], Resource: '*' },
+          { Effect: 'Allow', Action: ['s3:DescribeJob'], Resource: JOB_ARN },
+          {
+            Effect: 'Allow', Action: ['iam:PassRole'], Resource: getAtt('BatchOperationsRole', 'Arn'),
+            Condition: { StringEquals: { 'iam:PassedToService': 'batchoperations.s3.amazonaws.com' } },
           },
-          Policies: [{
-            PolicyName: 'reencrypt-objects',
-            PolicyDocument: {
-              Version: '2012-10-17',
-              Statement: [
-                { Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: sub(`arn:\${AWS::Partition}:logs:\${AWS::Region}:\${AWS::AccountId}:log-group:/aws/lambda/${fn}:*`) },
-                { Effect: 'Allow', Action: ['s3:GetBucketTagging'], Resource: sub('arn:${AWS::Partition}:s3:::*') },
-                ...objectStatements,
-                ...keyStatements(keys),
-                ...(keys.length > 0 ? [{ Effect: 'Allow', Action: ['kms:DescribeKey', 'kms:GetKeyRotationStatus'], Resource: keys }] : []),
-                { Effect: 'Allow', Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'], Resource: getAtt('ReencryptQueue', 'Arn') },
-                // CreateJob and ListJobs have no resource-level permissions.
-                { Effect: 'Allow', Action: ['s3:CreateJob', 's3:ListJobs'], Resource: '*' },
-                { Effect: 'Allow', Action: ['s3:DescribeJob'], Resource: JOB_ARN },
-                {
-                  Effect: 'Allow', Action: ['iam:PassRole'], Resource: getAtt('BatchOperationsRole', 'Arn'),
-                  Condition: { StringEquals: { 'iam:PassedToService': 'batchoperations.s3.amazonaws.com' } },
-                },
-                { Effect: 'Allow', Action: ['events:PutEvents'], Resource: sub('arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/default') },
-              ],
-            },
-          }],
-        },
-      },
+          { Effect: 'Allow', Action: ['events:PutEvents'], Resource: sub('arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/default') },
+        ],
+      }),
       // The hand-over (enforceBucket, sweepBuckets) and the sweep's job tracking.
       ReencryptHandOffPolicy: {
         Type: 'AWS::IAM::Policy',

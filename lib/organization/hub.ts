@@ -4,7 +4,6 @@
  * decisions stay in lib/enforce.ts: the hub only changes whose credentials read and write, and the owner
  * every S3 call expects (`ExpectedBucketOwner` = the account the event names).
  */
-import { createClients } from '../aws-clients';
 import type { GuardDeps } from '../enforce';
 import type { Guard } from '../guard';
 import { createAliasLookup } from '../key-aliases';
@@ -13,6 +12,12 @@ import { createMemberCredentials, type MemberCredentials } from './member-creden
 import { listActiveAccounts } from './org-accounts';
 import { type AccountScope, createAccountScope } from './scope';
 import type { Identity } from '../account';
+
+/**
+ * Accounts whose clients one container keeps (about 30 KB per SDK client and region): enough for the
+ * accounts of a burst or of sweep pages, bounded however many accounts the organisation has.
+ */
+export const MEMBER_CLIENTS_KEPT = 100;
 
 export interface Hub {
   scope: AccountScope;
@@ -27,24 +32,26 @@ export interface HubOptions {
   guard: Guard;
   homeAccount: string;
   partition: string;
-  env?: Readonly<Record<string, string | undefined>>;
   /** Tests pass their own; the default assumes through STS in the hub's region. */
   credentials?: MemberCredentials;
 }
 
-export const createHub = ({ guard, homeAccount, partition, env = process.env, credentials }: HubOptions): Hub => {
+export const createHub = ({ guard, homeAccount, partition, credentials }: HubOptions): Hub => {
   const settings = guard.config.organization;
   const memberCredentials = credentials ?? createMemberCredentials({ sts: () => guard.sts(guard.homeRegion), partition, roleName: settings.memberRoleName });
   const scope = createAccountScope({ settings, homeAccount, organizationAccounts: () => listActiveAccounts(guard.organizations(guard.homeRegion)) });
+  // Most recently used last: a container that sees many accounts keeps the clients of the latest few.
   const members = new Map<string, GuardDeps>();
   const forMember = (account: string): GuardDeps => {
     let deps = members.get(account);
-    if (!deps) {
+    if (deps) members.delete(account);
+    else {
       // Clients, key facts and aliases per account: what a key looks like depends on who asks.
-      const clients = createClients(env, { credentials: () => memberCredentials(account), calls: guard.calls });
+      const clients = guard.clientsAs(() => memberCredentials(account));
       deps = { ...guard, s3: clients.s3, describeKey: createKeyLookup(clients.kms), keyAliases: createAliasLookup(clients.kms) };
-      members.set(account, deps);
     }
+    members.set(account, deps);
+    if (members.size > MEMBER_CLIENTS_KEPT) members.delete(members.keys().next().value!);
     return deps;
   };
   return {

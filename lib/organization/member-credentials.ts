@@ -48,18 +48,24 @@ export const createMemberCredentials = ({ sts, partition, roleName, now = Date.n
   const assume = (account: string): Held => {
     const roleArn = memberRoleArn(partition, account, roleName);
     const entry: Held = { credentials: Promise.resolve({} as AwsCredentialIdentity), until: Number.POSITIVE_INFINITY };
-    entry.credentials = sts().send(new (stsSdk().AssumeRoleCommand)({ RoleArn: roleArn, RoleSessionName: SESSION_NAME, DurationSeconds: DURATION_SECONDS }))
-      .then(({ Credentials: c }) => {
+    const request = async (): Promise<AwsCredentialIdentity> => {
+      try {
+        const { Credentials: c } = await sts().send(new (stsSdk().AssumeRoleCommand)({ RoleArn: roleArn, RoleSessionName: SESSION_NAME, DurationSeconds: DURATION_SECONDS }));
         if (!c?.AccessKeyId || !c.SecretAccessKey || !c.Expiration) throw new Error('STS AssumeRole returned no credentials');
         const expiration = new Date(c.Expiration);
         entry.until = expiration.getTime() - RENEW_BEFORE_MS;
         return { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, ...(c.SessionToken ? { sessionToken: c.SessionToken } : {}), expiration, accountId: account };
-      }, (error: unknown) => {
-        // Throttling or an STS outage is worth a retry now; a refusal is an answer about the account.
-        if (isTransient(error)) held.delete(account);
-        else entry.until = now() + REFUSAL_MEMORY_MS;
-        throw isTransient(error) ? error : new MemberRoleUnavailableError(account, roleArn, error);
-      });
+      } catch (error) {
+        // Throttling or an STS outage is worth a retry now; any other answer is one about the account.
+        if (isTransient(error)) {
+          held.delete(account);
+          throw error;
+        }
+        entry.until = now() + REFUSAL_MEMORY_MS;
+        throw new MemberRoleUnavailableError(account, roleArn, error);
+      }
+    };
+    entry.credentials = request();
     return entry;
   };
   return (account) => {

@@ -9,6 +9,7 @@
 import type { CreateJobCommandInput, JobDescriptor, JobStatus } from '@aws-sdk/client-s3-control';
 import { createHash } from 'node:crypto';
 import { parseKeyArn } from '../kms-arn';
+import { guardRoleArnPrefix } from '../organization/names';
 
 /** Every job the guard creates is described so; ListJobs finds them by it (the bucket follows, then the key). */
 export const JOB_DESCRIPTION_PREFIX = 's3-encryption-guard:reencrypt';
@@ -25,8 +26,9 @@ export interface BatchStack {
   reportBucketPrefix: string;
 }
 
+/** The role lives at the guard's IAM path, as every guard role does (resources/reencrypt.cjs). */
 export const batchRoleArn = (stack: BatchStack, keyArn: string, accountId: string): string =>
-  `arn:${parseKeyArn(keyArn)?.partition ?? 'aws'}:iam::${accountId}:role/${stack.roleName}`;
+  `${guardRoleArnPrefix(parseKeyArn(keyArn)?.partition ?? 'aws', accountId)}${stack.roleName}`;
 export const reportBucketName = (stack: BatchStack, accountId: string, region: string): string => `${stack.reportBucketPrefix}-${accountId}-${region}`;
 
 export interface JobPlanInput {

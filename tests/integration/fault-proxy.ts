@@ -13,6 +13,9 @@ export interface WireCall {
   subresource: string;
   /** 1 for the first request with this method, subresource and bucket. */
   n: number;
+  /** The request as sent: who signed it, and for whom (the organisation tests read these). */
+  headers: IncomingHttpHeaders;
+  body: string;
 }
 
 export interface WireAnswer {
@@ -78,7 +81,7 @@ export const startFaultProxy = async (target: string, hooks: FaultHooks = {}): P
         const kind = `${method} ${subresource} ${bucket}`;
         const n = (counts.get(kind) ?? 0) + 1;
         counts.set(kind, n);
-        const call: WireCall = { method, bucket, subresource, n };
+        const call: WireCall = { method, bucket, subresource, n, headers: req.headers, body: Buffer.concat(chunks).toString('utf8') };
         const isWrite = subresource !== '' && (method === 'PUT' || method === 'DELETE');
         if (subresource) proxy.log.push(kind);
         if (isWrite) {

@@ -10,13 +10,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DeleteRuleCommand, EventBridgeClient, PutEventsCommand, PutRuleCommand, PutTargetsCommand, RemoveTargetsCommand } from '@aws-sdk/client-eventbridge';
 import { CreateQueueCommand, DeleteQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { SAVED_QUERIES } from '../../lib/dashboard';
+import { ORGANIZATION_QUERIES, SAVED_QUERIES, savedQueries } from '../../lib/dashboard';
 import type { Finding } from '../../lib/finding';
 import { createFindingEventPublisher, FINDING_EVENT_DETAIL_TYPE, FINDING_EVENT_SOURCE, needsAttention } from '../../lib/finding-events';
-import { METRIC_DIMENSIONS, METRIC_NAMES, METRICS_NAMESPACE, REENCRYPT_METRICS } from '../../lib/metric-names';
+import { METRIC_DIMENSIONS, METRIC_NAMES, METRICS_NAMESPACE, ORGANIZATION_METRICS, REENCRYPT_METRICS } from '../../lib/metric-names';
 import { useEmulator } from '../emulator-env';
 import { captureLogLines, type LogLine, missingFields, SAMPLE_FINDINGS } from '../finding-log-lines';
-import { asArray, packageService, SERVICE_DIR, type StagedService, stageService, targetOf, type Template, expectLintClean, expectPackaged, resourcesOfType, single } from './serverless-cli';
+import { asArray, packageService, resolveAccountSubs, SERVICE_DIR, type StagedService, stageService, targetOf, type Template, expectLintClean, expectPackaged, resourcesOfType, single } from './serverless-cli';
 
 const CLI_TIMEOUT = 180_000;
 const REGION = 'us-east-1';
@@ -102,9 +102,9 @@ describe('observability in the packaged template (default params)', () => {
   // cfn-lint on this same default template runs in template.test.ts.
 
   describe('the dashboard', () => {
-    it('is named from service and stage', () => {
+    it('is named from service, stage and region: dashboards are global per account, so a stack in another region gets its own', () => {
       const [, dashboard] = single(resourcesOfType(template, 'AWS::CloudWatch::Dashboard'), 'dashboard');
-      expect(dashboard.Properties.DashboardName).toBe('s3-encryption-guard-dev');
+      expect(resolveSub(template, dashboard.Properties.DashboardName['Fn::Sub'])).toBe(`s3-encryption-guard-dev-${REGION}`);
     });
 
     it('has a body that is valid JSON once CloudFormation fills in this stack\'s names', () => {
@@ -118,7 +118,9 @@ describe('observability in the packaged template (default params)', () => {
     it('charts exactly the metrics the code emits, with exactly the dimensions Powertools gives them', () => {
       const guardRows = metricRows().filter((row) => row[0] === METRICS_NAMESPACE);
       // Default params: re-keying (reencryptObjects) is off, its metrics are not charted (tests/template/reencrypt.test.ts).
-      expect([...new Set(guardRows.map((row) => row[1]))].sort()).toEqual(METRIC_NAMES.filter((name) => !REENCRYPT_METRICS.includes(name)).sort());
+      // Single-account mode: the hub's MemberAccountsUnreachable is not charted either (below).
+      expect([...new Set(guardRows.map((row) => row[1]))].sort())
+        .toEqual(METRIC_NAMES.filter((name) => !REENCRYPT_METRICS.includes(name) && !ORGANIZATION_METRICS.some((organization) => organization === name)).sort());
       const expectedDimensions = METRIC_DIMENSIONS.flatMap((name) => [name, serviceDimension()]);
       expect(expectedDimensions).toEqual(['service', 's3-encryption-guard']);
       for (const row of guardRows) expect(row.slice(2, 4)).toEqual(expectedDimensions);
@@ -224,6 +226,10 @@ describe('observability in the packaged template (default params)', () => {
       expect(watched.sort()).toEqual(functions().map(([id]) => id).sort());
     });
 
+    it('have no alarm on MemberAccountsUnreachable outside hub mode', () => {
+      expect(alarms().filter(([, alarm]) => alarm.Properties.MetricName === 'MemberAccountsUnreachable')).toEqual([]);
+    });
+
     it('have no email subscription unless alarmEmail is set', () => {
       expect(resourcesOfType(template, 'AWS::SNS::Subscription')).toEqual([]);
     });
@@ -270,6 +276,78 @@ describe('observability with other params', () => {
   }, CLI_TIMEOUT);
 });
 
+describe('observability of the organisation hub (organization=hub)', () => {
+  let service: StagedService;
+  let template: Template;
+  let templatePath: string;
+  let body: Json;
+  let lines: LogLine[];
+
+  beforeAll(async () => {
+    service = stageService();
+    ({ template, templatePath } = expectPackaged(await packageService(service, { organization: 'hub', organizationId: 'o-a1b2c3d4e5' })));
+    const [, dashboard] = single(resourcesOfType(template, 'AWS::CloudWatch::Dashboard'), 'dashboard');
+    body = JSON.parse(resolveSub(template, dashboard.Properties.DashboardBody['Fn::Sub'])) as Json;
+    lines = await captureLogLines();
+  }, CLI_TIMEOUT);
+  afterAll(() => service?.remove());
+
+  /** The log group names of every function the hub's template deploys (sweepWorker's too, where serverless.yml declares it). */
+  const functionLogGroups = (): string[] => resourcesOfType(template, 'AWS::Lambda::Function')
+    .map(([, fn]) => `/aws/lambda/${fn.Properties.FunctionName}`).sort();
+  const logWidgets = (): Json[] => (body.widgets as Json[]).filter((widget) => widget.type === 'log');
+
+  it('passes cfn-lint and keeps the dashboard name <service>-<stage>-<region>', () => {
+    expectLintClean(templatePath);
+    const [, dashboard] = single(resourcesOfType(template, 'AWS::CloudWatch::Dashboard'), 'dashboard');
+    expect(resolveSub(template, dashboard.Properties.DashboardName['Fn::Sub'])).toBe(`s3-encryption-guard-dev-${REGION}`);
+  });
+
+  it('shows the per-account view: top non-compliant accounts, findings per account and region, unreachable member accounts', () => {
+    const titles = logWidgets().map((widget) => widget.properties.title as string);
+    expect(titles).toEqual(expect.arrayContaining(['Top non-compliant accounts', 'Findings per account and region', 'Unreachable member accounts']));
+    expect(titles).toHaveLength(SAVED_QUERIES.length + ORGANIZATION_QUERIES.length);
+  });
+
+  it('reads every function\'s log group in every log widget, with queries that read only fields the findings\' log lines have', () => {
+    expect(functionLogGroups()).toEqual(expect.arrayContaining(['/aws/lambda/s3-encryption-guard-dev-enforceBucket', '/aws/lambda/s3-encryption-guard-dev-sweepBuckets']));
+    for (const widget of logWidgets()) {
+      const query = widget.properties.query as string;
+      expect([...query.matchAll(/SOURCE '([^']+)'/g)].map((match) => match[1]).sort()).toEqual(functionLogGroups());
+      expect(missingFields(query.replace(/^(SOURCE '[^']+' \| )+/, ''), lines)).toEqual([]);
+    }
+  });
+
+  it('saves every query, the per-account ones too, over every function\'s log group', () => {
+    const definitions = resourcesOfType(template, 'AWS::Logs::QueryDefinition').map(([, definition]) => definition.Properties);
+    expect(definitions.map((definition) => definition.QueryString)).toEqual(savedQueries(true).map((query) => query.query));
+    const logGroupIds = resourcesOfType(template, 'AWS::Lambda::Function').map(([id]) => id.replace(/LambdaFunction$/, 'LogGroup')).sort();
+    for (const definition of definitions) expect(asArray(definition.LogGroupNames).map(targetOf).sort()).toEqual(logGroupIds);
+  });
+
+  it('charts MemberAccountsUnreachable and alarms on any of it, with the `service` dimension only (never an account)', () => {
+    const serviceName = single([...new Set(resourcesOfType(template, 'AWS::Lambda::Function').map(([, fn]) => fn.Properties.Environment.Variables.POWERTOOLS_SERVICE_NAME as string))], 'service name');
+    const rows = (body.widgets as Json[]).filter((widget) => widget.type === 'metric').flatMap((widget) => widget.properties.metrics as unknown[][])
+      .filter((row) => row[0] === METRICS_NAMESPACE && row[1] === 'MemberAccountsUnreachable');
+    expect(rows).toEqual([[METRICS_NAMESPACE, 'MemberAccountsUnreachable', 'service', serviceName]]);
+    const [, alarm] = single(resourcesOfType(template, 'AWS::CloudWatch::Alarm').filter(([, candidate]) => candidate.Properties.MetricName === 'MemberAccountsUnreachable'), 'alarm on MemberAccountsUnreachable');
+    expect(alarm.Properties).toMatchObject({
+      Namespace: METRICS_NAMESPACE, Statistic: 'Sum', Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      Dimensions: METRIC_DIMENSIONS.map((name) => ({ Name: name, Value: serviceName })),
+    });
+    expect(alarm.Properties.AlarmDescription).toMatch(/spoke StackSet/);
+  });
+
+  it('alarms on errors of every function and shows the state of every alarm', () => {
+    const alarms = resourcesOfType(template, 'AWS::CloudWatch::Alarm');
+    const watched = alarms.filter(([, alarm]) => alarm.Properties.Namespace === 'AWS/Lambda' && alarm.Properties.MetricName === 'Errors')
+      .map(([, alarm]) => targetOf((single(asArray(alarm.Properties.Dimensions), 'function dimension') as any).Value)).sort();
+    expect(watched).toEqual(resourcesOfType(template, 'AWS::Lambda::Function').map(([id]) => id).sort());
+    const shown = (body.widgets as Json[]).filter((widget) => widget.type === 'alarm').flatMap((widget) => widget.properties.alarms as string[]).sort();
+    expect(shown).toEqual(alarms.map(([, alarm]) => `arn:aws:cloudwatch:${REGION}:${ACCOUNT}:alarm:${alarm.Properties.AlarmName}`).sort());
+  });
+});
+
 /** The README's example rule for finding events: its first JSON block that names the detail-type. */
 const readmeRulePattern = (): Json => {
   const readme = readFileSync(join(SERVICE_DIR, 'README.md'), 'utf8');
@@ -314,8 +392,8 @@ describe('finding events on EventBridge (moto)', () => {
   beforeAll(async () => {
     const { template } = await packagedDefaults();
     const [, rule] = single(resourcesOfType(template, 'AWS::Events::Rule').filter(([, candidate]) => asArray(candidate.Properties?.EventPattern?.source).includes('aws.s3')), 'rule on aws.s3 events');
-    // The role ARN, as CloudFormation would fill it in.
-    const guardPattern: unknown = JSON.parse(JSON.stringify(rule.Properties.EventPattern).replace(/\{"Fn::GetAtt":\["(IamRoleLambdaExecution|SweepBucketsRole)","Arn"\]\}/g, `"arn:aws:iam::${ACCOUNT}:role/guard-role-$1"`));
+    // The guard roles' ARN prefix, as CloudFormation would fill it in.
+    const guardPattern = resolveAccountSubs(rule.Properties.EventPattern, ACCOUNT);
     const endpoint = useEmulator();
     const clientConfig = { endpoint, region: REGION, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } };
     events = new EventBridgeClient(clientConfig);

@@ -4,6 +4,8 @@
  * function and the Batch Operations role may change objects' encryption, read objects, or use the keys.
  * (With the param off nothing of it is deployed: tests/template/template.test.ts.)
  */
+import { GUARD_ROLE_PATH } from '../../lib/organization/names';
+import { batchRoleArn } from '../../lib/reencrypt/batch-plan';
 import { asArray, expectLintClean, expectPackaged, packageService, resourcesOfType, roleStatements, single, type StagedService, stageService, targetOf, type Template } from './serverless-cli';
 
 const CLI_TIMEOUT = 180_000;
@@ -31,6 +33,14 @@ describe('packaged template with reencryptObjects=enforce', () => {
   it('passes cfn-lint', () => {
     expectLintClean(templatePath);
   }, 120_000);
+
+  it('keeps every role at the guard\'s IAM path, so the rule leaves out their calls; the re-keying function names the Batch Operations role by that path', () => {
+    const roles = resourcesOfType(template, 'AWS::IAM::Role');
+    expect(roles.map(([id]) => id)).toEqual(expect.arrayContaining([REENCRYPT_ROLE, BATCH_ROLE]));
+    for (const [, role] of roles) expect(role.Properties.Path).toBe(GUARD_ROLE_PATH);
+    const roleName = template.Resources[BATCH_ROLE].Properties.RoleName as string;
+    expect(batchRoleArn({ roleName, reportBucketPrefix: 'unused' }, KEY, '123456789012')).toBe(`arn:aws:iam::123456789012:role${GUARD_ROLE_PATH}${roleName}`);
+  });
 
   it('feeds reencryptObjects, running as its own role, from an encrypted FIFO queue with a FIFO dead-letter queue, one message at a time', () => {
     const [id, fn] = reencryptFunction();

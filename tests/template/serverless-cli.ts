@@ -144,3 +144,20 @@ export const roleStatements = (template: Template, roleId: string): any[] => {
     .flatMap((resource) => asArray(resource.Properties?.PolicyDocument?.Statement));
   return [...inline, ...attached];
 };
+
+/**
+ * A template value with `Fn::Sub` of the stack's partition and account filled in, as CloudFormation would in
+ * that account; any other intrinsic is an error (an event pattern must need nothing else).
+ */
+export const resolveAccountSubs = (value: unknown, account: string, partition = 'aws'): unknown => {
+  if (Array.isArray(value)) return value.map((item) => resolveAccountSubs(item, account, partition));
+  if (typeof value !== 'object' || value === null) return value;
+  const sub = (value as Record<string, unknown>)['Fn::Sub'];
+  if (typeof sub === 'string') {
+    const text = sub.replaceAll('${AWS::Partition}', partition).replaceAll('${AWS::AccountId}', account);
+    if (text.includes('${')) throw new Error(`unresolved Fn::Sub variable in ${sub}`);
+    return text;
+  }
+  if (Object.keys(value).some((key) => key.startsWith('Fn::') || key === 'Ref')) throw new Error(`unresolved intrinsic: ${JSON.stringify(value)}`);
+  return Object.fromEntries(Object.entries(value).map(([key, inner]) => [key, resolveAccountSubs(inner, account, partition)]));
+};

@@ -6,6 +6,7 @@
  */
 import { TRIGGER_EVENT_NAMES } from '../../lib/cloudtrail-event';
 import { DEAD_LETTER_QUEUES, ENFORCE_FUNCTION_ID, RULE_ID, SETTLE_QUEUE_ID, SETTLE_QUEUE_MAPPING_ID } from '../../lib/doctor/stack';
+import { GUARD_ROLE_PATH } from '../../lib/organization/names';
 import { asArray, packageService, roleStatements, type StagedService, stageService, targetOf, type Template, expectLintClean, expectPackaged, resourcesOfType, single } from './serverless-cli';
 
 const CLI_TIMEOUT = 180_000;
@@ -82,18 +83,21 @@ describe('packaged template (serverless package, default params)', () => {
       expect(rule().Properties.State).toBe('ENABLED');
     });
 
-    it('leaves out the guard\'s own calls, keeping callers without a session issuer (IAM users, root)', () => {
+    it('leaves out the calls of every guard role of the account (one IAM path, any region), keeping callers without a session issuer (IAM users, root)', () => {
       expect(rule().Properties.EventPattern.detail.$or).toEqual([
         { userIdentity: { sessionContext: { sessionIssuer: { arn: [{ exists: false }] } } } },
-        { userIdentity: { sessionContext: { sessionIssuer: { arn: [{ 'anything-but': GUARD_ROLES.map((role) => ({ 'Fn::GetAtt': [role, 'Arn'] })) }] } } } },
+        { userIdentity: { sessionContext: { sessionIssuer: { arn: [{ 'anything-but': { prefix: { 'Fn::Sub': `arn:\${AWS::Partition}:iam::\${AWS::AccountId}:role${GUARD_ROLE_PATH}` } } }] } } } },
       ]);
     });
 
-    it('leaves out the calls of every function of the stack: each runs as one of those roles', () => {
+    it('leaves out the calls of every function of the stack: each runs as one of those roles, and every role of the stack is at the guard\'s path', () => {
       const functions = resourcesOfType(template, 'AWS::Lambda::Function');
       expect(functions.length).toBeGreaterThan(0);
       for (const [, fn] of functions) expect(GUARD_ROLES).toContain(targetOf(fn.Properties.Role));
       expect(targetOf(fn().Properties.Role)).toBe(GUARD_ROLE);
+      const roles = resourcesOfType(template, 'AWS::IAM::Role');
+      expect(roles.map(([id]) => id).sort()).toEqual([...GUARD_ROLES].sort());
+      for (const [, role] of roles) expect(role.Properties.Path).toBe(GUARD_ROLE_PATH);
     });
 
     it('has one target, the settle queue, with a dead-letter queue for failed deliveries', () => {
@@ -188,6 +192,16 @@ describe('packaged template (serverless package, default params)', () => {
       expect(actionsOf(SWEEP_ROLE).filter((action) => action.startsWith('sqs:Receive'))).toEqual([]);
     });
 
+    it('lets the sweep continue itself by the ARN it is invoked as — unqualified, or a version or alias — and nothing else; Lambda lets that chain run', () => {
+      const invoke = roleStatements(template, SWEEP_ROLE).filter((statement) => asArray<string>(statement.Action).includes('lambda:InvokeFunction'));
+      const fnArn = 'arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:s3-encryption-guard-dev-sweepBuckets';
+      expect(invoke.flatMap((statement) => asArray(statement.Resource).map(resourceText)).sort()).toEqual([fnArn, `${fnArn}:*`]);
+      // Its chain (up to sweepMaxHops, 50) outlasts recursive loop detection (about 16 invocations): deliberately Allow.
+      const [, sweep] = single(resourcesOfType(template, 'AWS::Lambda::Function').filter(([, each]) => each.Properties.Handler === 'handlers/sweep.handler'), 'sweepBuckets');
+      expect(sweep.Properties.RecursiveLoop).toBe('Allow');
+      expect(fn().Properties.RecursiveLoop).toBeUndefined();
+    });
+
     it('has no wildcard actions (no "*", no "service:*", no "service:Get*")', () => {
       const wildcards = statements().flatMap((statement) => asArray<string>(statement.Action)).filter((action) => action.includes('*'));
       expect(wildcards).toEqual([]);
@@ -239,6 +253,13 @@ describe('packaged template (serverless package, default params)', () => {
     expect(actionsOf(GUARD_ROLE).filter((action) => action.startsWith('dynamodb:Batch'))).toEqual([]);
   });
 
+  it('deploys nothing of the organisation hub while organization is off (the default)', () => {
+    expect(Object.keys(template.Resources).filter((id) => /Hub|SweepWork/.test(id))).toEqual([]);
+    expect(resourcesOfType(template, 'AWS::Events::EventBus')).toEqual([]);
+    expect(fn().Properties.Environment.Variables).toMatchObject({ ORGANIZATION: 'off', SWEEP_WORK_QUEUE_NAME: '' });
+    expect(statements().flatMap((statement) => asArray<string>(statement.Action)).filter((action) => action === 'sts:AssumeRole' || action.startsWith('organizations:'))).toEqual([]);
+  });
+
   it('has no trail unless createTrail=true', () => {
     expect(resourcesOfType(template, 'AWS::CloudTrail::Trail')).toEqual([]);
   });
@@ -277,6 +298,16 @@ describe('packaging with other params', () => {
     const [policyId] = single(resourcesOfType(template, 'AWS::S3::BucketPolicy').filter(([, policy]) => targetOf(policy.Properties.Bucket) === bucketId), 'trail bucket policy');
     // CloudTrail checks the bucket policy when the trail is created: the policy must exist first.
     expect(asArray(template.Resources[trailId].DependsOn)).toContain(policyId);
+    // One trail per account: only the stack of trailRegion (default: its own region) creates it.
+    for (const id of [trailId, bucketId, policyId]) expect(template.Resources[id]).toMatchObject({ Condition: 'IsTrailRegion' });
+    expect((template as any).Conditions.IsTrailRegion).toEqual({ 'Fn::Equals': [{ Ref: 'AWS::Region' }, 'us-east-1'] });
+    expectLintClean(templatePath);
+  }, CLI_TIMEOUT);
+
+  it('with createTrail=true and another trailRegion creates the trail only in that region\'s stack', async () => {
+    const { template, templatePath } = expectPackaged(await packageService(service, { createTrail: 'true', trailRegion: 'eu-west-1' }));
+    expect((template as any).Conditions.IsTrailRegion).toEqual({ 'Fn::Equals': [{ Ref: 'AWS::Region' }, 'eu-west-1'] });
+    for (const [, resource] of resourcesOfType(template, 'AWS::CloudTrail::Trail')) expect(resource.Condition).toBe('IsTrailRegion');
     expectLintClean(templatePath);
   }, CLI_TIMEOUT);
 

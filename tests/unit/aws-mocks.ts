@@ -28,6 +28,7 @@ export const testGuard = (config: GuardConfig): Guard => {
     kms: clients.kms,
     sts: clients.sts,
     organizations: clients.organizations,
+    clientsAs: (credentials) => createClients({ AWS_MAX_ATTEMPTS: '1' }, { credentials, calls: clients.calls }),
     // Verifying reads do not wait between attempts in unit specifications.
     sleep: async () => undefined,
   };

@@ -1,11 +1,13 @@
 import { GetBucketEncryptionCommand, GetBucketTaggingCommand, PutBucketEncryptionCommand, S3Client } from '@aws-sdk/client-s3';
-import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { ListAccountsCommand, OrganizationsClient } from '@aws-sdk/client-organizations';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { createBucketEventHandler } from '../../handlers/bucket-event';
 import type { Finding } from '../../lib/finding';
 import type { FlapLedger } from '../../lib/flap-ledger';
 import { createGuard, type Guard } from '../../lib/guard';
+import { hubFactory } from '../../lib/organization/hub';
 import type { FindingSink } from '../../lib/telemetry';
 import { testGuard, s3Error } from './aws-mocks';
 import { ACCOUNT, config, FOREIGN_ACCOUNT, REGION } from './fixtures';
@@ -140,6 +142,55 @@ describe('enforceBucket handler', () => {
     await createBucketEventHandler(guard(), sink)(cloudTrailEvent('app-data', { errorCode: 'AccessDenied', errorMessage: 'Access Denied' }), context);
     expect(ignored[0]).toMatch(/failed \(AccessDenied\)/);
     expect(s3.commandCalls(PutBucketEncryptionCommand)).toHaveLength(0);
+    expect(s3.calls()).toHaveLength(0);
+  });
+});
+
+describe('enforceBucket handler as the organisation hub', () => {
+  const A = '111111111111';
+  const B = '222222222222';
+  const organizations = mockClient(OrganizationsClient);
+  const hubGuard = (): Guard => testGuard(config({ organization: { mode: 'hub', memberAccounts: [], organizationId: 'o-a1b2c3d4e5', memberRoleName: 's3-encryption-guard-member' } }));
+  const memberEvent = () => {
+    const event = cloudTrailEvent('member-data', { recipientAccountId: FOREIGN_ACCOUNT });
+    return { ...event, account: FOREIGN_ACCOUNT };
+  };
+  beforeEach(() => organizations.reset());
+
+  it('fails the invocation when the organisation\'s accounts cannot be listed: a broken set-up sounds the Errors alarm', async () => {
+    organizations.on(ListAccountsCommand).rejects(s3Error('AccessDeniedException', 400));
+    const guard = hubGuard();
+    const { sink, findings } = recorder();
+    const handler = createBucketEventHandler(guard, sink, hubFactory(guard));
+    await expect(handler({ Records: [record('m1', JSON.stringify(memberEvent()))] } as SQSEvent, context)).rejects.toThrow('AccessDeniedException');
+    expect(findings).toEqual([]);
+    expect(s3.calls()).toHaveLength(0);
+  });
+
+  it('evaluates the events of two accounts naming one bucket name separately, each as its own account', async () => {
+    sts.on(AssumeRoleCommand).callsFake(async ({ RoleArn }: { RoleArn: string }) => ({
+      Credentials: { AccessKeyId: `AK${RoleArn.split(':')[4]}`, SecretAccessKey: 's', SessionToken: 't', Expiration: new Date(Date.now() + 3_600_000) },
+    }));
+    // The bucket is B's: S3 refuses a request that expects another owner.
+    s3.on(GetBucketEncryptionCommand).callsFake(async ({ ExpectedBucketOwner }: { ExpectedBucketOwner?: string }) => {
+      if (ExpectedBucketOwner !== B) throw s3Error('AccessDenied', 403);
+      return { ServerSideEncryptionConfiguration: { Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] } };
+    });
+    const guard = testGuard(config({ organization: { mode: 'hub', memberAccounts: [A, B], memberRoleName: 's3-encryption-guard-member' } }));
+    const { sink, findings } = recorder();
+    const named = (account: string) => ({ ...cloudTrailEvent('shared-name', { recipientAccountId: account, eventID: `evt-${account}` }), account });
+    await createBucketEventHandler(guard, sink, hubFactory(guard))({ Records: [record('m1', JSON.stringify(named(A))), record('m2', JSON.stringify(named(B)))] } as SQSEvent, context);
+    expect(findings.map((f) => [f.account, f.verdict]).sort()).toEqual([[A, 'ERROR'], [B, 'COMPLIANT']]);
+    expect(s3.commandCalls(GetBucketEncryptionCommand).map((call) => call.args[0].input.ExpectedBucketOwner).sort()).toEqual([A, B]);
+  });
+
+  it('ignores an account the organisation does not list, and reads nothing', async () => {
+    organizations.on(ListAccountsCommand).resolves({ Accounts: [{ Id: '111111111111', State: 'ACTIVE' }] });
+    const guard = hubGuard();
+    const { sink, ignored } = recorder();
+    const result = await createBucketEventHandler(guard, sink, hubFactory(guard))(memberEvent(), context);
+    expect(result).toEqual({ ignored: `account ${FOREIGN_ACCOUNT} is not an active account of organization o-a1b2c3d4e5` });
+    expect(ignored).toEqual([`account ${FOREIGN_ACCOUNT} is not an active account of organization o-a1b2c3d4e5`]);
     expect(s3.calls()).toHaveLength(0);
   });
 });

@@ -99,8 +99,18 @@ describe('the sample events in events/', () => {
 
   it('guard-own-role.json parses (the parser does not know the role): keeping it out is the rule\'s job', () => {
     const event = sample('guard-own-role.json');
-    expect(event.detail.userIdentity.sessionContext.sessionIssuer.arn).toBe(`arn:aws:iam::${ACCOUNT}:role/s3-encryption-guard-dev-us-east-1-lambdaRole`);
+    expect(event.detail.userIdentity.sessionContext.sessionIssuer.arn).toBe(`arn:aws:iam::${ACCOUNT}:role/s3-encryption-guard/s3-encryption-guard-dev-us-east-1-lambdaRole`);
     expect(parse(event)).toMatchObject({ ok: true, trigger: { bucket: 'guard-demo-new-bucket', eventName: 'PutBucketEncryption' } });
+  });
+
+  it('ignores a call recorded in one account on a bucket CloudTrail says another account owns: the owner\'s record covers it', () => {
+    const event = sample('create-bucket.json');
+    const changed = { ...event, detail: { ...event.detail, eventName: 'PutBucketPolicy', resources: [{ accountId: '444455556666', type: 'AWS::S3::Bucket', ARN: 'arn:aws:s3:::guard-demo-new-bucket' }] } };
+    for (const accepted of ['123456789012', 'any']) {
+      expect(parseBucketEvent(changed, accepted)).toMatchObject({ ok: false, reason: 'bucket guard-demo-new-bucket belongs to account 444455556666, not to 123456789012 where the call was recorded' });
+    }
+    const owned = { ...changed, detail: { ...changed.detail, resources: [{ accountId: '123456789012', type: 'AWS::S3::Bucket', ARN: 'arn:aws:s3:::guard-demo-new-bucket' }] } };
+    expect(parseBucketEvent(owned, '123456789012')).toMatchObject({ ok: true });
   });
 
   describe('the hub (any account, checked against its scope later)', () => {

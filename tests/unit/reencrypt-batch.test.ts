@@ -23,7 +23,8 @@ const kms = mockClient(KMSClient);
 const control = mockClient(S3ControlClient);
 
 const BUCKET = 'big-bucket';
-const ROLE = `arn:aws:iam::${ACCOUNT}:role/guard-batch-operations`;
+/** The stack's Batch Operations role, at the guard's IAM path like every guard role (resources/reencrypt.cjs). */
+const ROLE = `arn:aws:iam::${ACCOUNT}:role/s3-encryption-guard/guard-batch-operations`;
 const REPORTS = `guard-rekey-${ACCOUNT}-${REGION}`;
 const description = `s3-encryption-guard:reencrypt ${BUCKET} ${KEYS.listed}`;
 
