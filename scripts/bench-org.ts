@@ -19,7 +19,7 @@ import { startDelayProxy } from './bench-proxy';
 import { emulatorEnv, startEmulator } from './emulator';
 import { seedFleet } from './fleet';
 import {
-  accountCredentials, accountS3, createHubStorage, createMemberRole, drainSweepQueue, HUB_ACCOUNT, HUB_REGION, type Invocation, refuseAbsentRoles, serialiseUpdateItems,
+  accountCredentials, accountS3, createHubStorage, createMemberRole, drainSweepQueue, HUB_ACCOUNT, HUB_REGION, type Invocation, refuseAbsentRoles, serialiseItemWrites,
 } from './org-emulator';
 
 process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
@@ -86,9 +86,6 @@ export const benchOrganization = async ({ accounts, bucketsPerAccount, workers, 
     Object.assign(process.env, emulatorEnv(proxy?.endpoint ?? emulator.endpoint), {
       AWS_REGION: HUB_REGION, ENCRYPTION_MODE: 'SSE_S3', ORGANIZATION: 'hub', MEMBER_ACCOUNTS: members.join(','), MEMBER_ROLE_NAME: ROLE_NAME,
       FLAP_TABLE: TABLE, SWEEP_WORK_QUEUE_NAME: QUEUE,
-      // The emulator's ListBuckets returns no ContinuationToken (DESIGN.md, moto facts): one listing call must
-      // hold an account's whole fleet (S3 allows 10,000). Page messages still carry at most 1,000 buckets.
-      SWEEP_PAGE_SIZE: '10000',
       PUBLIC_ACCESS_BLOCK: 'off', REQUIRE_TLS: 'off', REQUIRE_SIGV4: 'off', DENY_WEAKER_UPLOADS: 'off',
     });
     /* eslint-disable @typescript-eslint/no-require-imports */
@@ -111,7 +108,7 @@ export const benchOrganization = async ({ accounts, bucketsPerAccount, workers, 
     const container = () => {
       const guard = createGuard();
       refuseAbsentRoles(guard.sts(guard.homeRegion), emulator.endpoint);
-      serialiseUpdateItems(guard.dynamodb(guard.homeRegion));
+      serialiseItemWrites(guard.dynamodb(guard.homeRegion));
       guards.push(guard);
       const send = sweepQueueSender(() => guard.sqs(guard.homeRegion), QUEUE);
       return {

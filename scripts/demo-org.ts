@@ -22,7 +22,7 @@ import type { FindingSink } from '../lib/telemetry';
 import { VIOLATION_TEXT } from '../lib/violation-text';
 import { emulatorEnv, startEmulator } from './emulator';
 import {
-  accountCredentials, accountS3, createHubStorage, createMemberRole, drainSweepQueue, HUB_ACCOUNT, HUB_REGION, refuseAbsentRoles, serialiseUpdateItems,
+  accountCredentials, accountS3, createHubStorage, createMemberRole, drainSweepQueue, HUB_ACCOUNT, HUB_REGION, refuseAbsentRoles, serialiseItemWrites,
 } from './org-emulator';
 import { table } from './text-table';
 
@@ -145,7 +145,7 @@ const main = async (): Promise<void> => {
     const container = () => {
       const guard = createGuard();
       refuseAbsentRoles(guard.sts(guard.homeRegion), endpoint);
-      serialiseUpdateItems(guard.dynamodb(guard.homeRegion));
+      serialiseItemWrites(guard.dynamodb(guard.homeRegion));
       return { guard, hubOf: hubFactory(guard)! };
     };
 
@@ -203,7 +203,7 @@ const main = async (): Promise<void> => {
       ...attention.map((f) => [f.account, f.bucket, f.verdict, f.action, changed(f), why(f)])]));
     if (!summary) throw new Error('the sweep did not complete');
     const counts = (record: Record<string, number>): string => Object.entries(record).map(([name, n]) => `${n} ${name}`).join(', ');
-    console.log(`\nSweep completed (logged once, by the worker that counted the last page): ${summary.accounts} accounts (${summary.unreachableAccounts} unreachable), `
+    console.log(`\nSweep completed (logged once, by the worker that found nothing pending): ${summary.accounts} accounts (${summary.unreachableAccounts} unreachable), `
       + `${summary.pages} pages, ${summary.buckets} buckets in ${(summary.durationMs / 1000).toFixed(1)} s.`);
     console.log(`Verdicts: ${counts(summary.verdicts)}.\nActions:  ${counts(summary.actions)}.`);
     const covered = new Set(sweep.findings.filter((f) => f.bucket !== '*').map((f) => f.bucket));

@@ -79,22 +79,24 @@ export const refuseAbsentRoles = (sts: STSClient, endpoint: string): void => {
   }, { step: 'initialize', priority: 'low', name: 'emulatorRefusesAbsentRoles' });
 };
 
-/** UpdateItem calls of every client of this process, in the order they were sent. */
-let updates: Promise<unknown> = Promise.resolve();
+/** Writes that change one item's counters: DynamoDB applies them to that item one at a time. */
+const ITEM_WRITES = new Set(['UpdateItemCommand', 'TransactWriteItemsCommand', 'PutItemCommand']);
+/** Those writes of every client of this process, in the order they were sent. */
+let writes: Promise<unknown> = Promise.resolve();
 
 /**
  * DynamoDB applies the writes to one item one at a time, whoever sends them; the emulator applies each
- * UpdateItem without a lock, so concurrent ADDs to one item lose counts (DESIGN.md, moto facts). Every page
- * message of a sweep ADDs its counts to the one progress item, from many containers at once: on the emulator
- * the UpdateItem calls of every client this adds it to are queued in one line, as DynamoDB would serialise them.
+ * without a lock, so concurrent ADDs to one item lose counts (DESIGN.md, moto facts). Every sweep message
+ * ADDs its counts to the sweep's one summary item, from many containers at once: on the emulator the writes
+ * of every client this is added to wait in one line, as DynamoDB would serialise them.
  */
-export const serialiseUpdateItems = (client: DynamoDBClient): void => {
+export const serialiseItemWrites = (client: DynamoDBClient): void => {
   client.middlewareStack.add((next, context) => (args) => {
-    if (context.commandName !== 'UpdateItemCommand') return next(args);
-    const turn = updates.then(() => next(args));
-    updates = turn.catch(() => undefined);
+    if (!ITEM_WRITES.has(String(context.commandName))) return next(args);
+    const turn = writes.then(() => next(args));
+    writes = turn.catch(() => undefined);
     return turn;
-  }, { step: 'initialize', name: 'serialiseUpdateItemLikeDynamoDb' });
+  }, { step: 'initialize', name: 'serialiseItemWritesLikeDynamoDb' });
 };
 
 /** The hub's ledger table (the sweep's progress lives there) and its sweep work queue; returns the queue's URL. */
