@@ -32,6 +32,9 @@ export const REENCRYPT_DEAD_LETTER_QUEUE = {
 
 /** Deployed only on the organisation hub (param organization=hub): fed by the sweep's per-account and per-page messages. */
 export const SWEEP_WORKER_FUNCTION = { name: 'sweepWorker', functionId: 'SweepWorkerLambdaFunction', logGroupId: 'SweepWorkerLogGroup' } as const;
+export const SWEEP_WORK_DEAD_LETTER_QUEUE = {
+  id: 'SweepWorkDeadLetterQueue', label: 'sweep work DLQ', alarm: 'sweep-work-dlq', means: 'organisation sweep messages (an account to list, a page to evaluate) that kept failing after the queue\'s retries',
+} as const;
 
 /** What of the optional parts a stack deploys: the dashboard, queries and alarms cover exactly that. */
 export interface Deployment {
@@ -46,7 +49,8 @@ const SINGLE_ACCOUNT: Deployment = { reencrypt: false, organization: false, swee
 
 const functionsOf = ({ reencrypt, sweepWorker }: Deployment) =>
   [...FUNCTIONS, ...(reencrypt ? [REENCRYPT_FUNCTION] : []), ...(sweepWorker ? [SWEEP_WORKER_FUNCTION] : [])];
-const deadLetterQueuesOf = ({ reencrypt }: Deployment) => (reencrypt ? [...DEAD_LETTER_QUEUES, REENCRYPT_DEAD_LETTER_QUEUE] : [...DEAD_LETTER_QUEUES]);
+const deadLetterQueuesOf = ({ reencrypt, sweepWorker }: Deployment) =>
+  [...DEAD_LETTER_QUEUES, ...(reencrypt ? [REENCRYPT_DEAD_LETTER_QUEUE] : []), ...(sweepWorker ? [SWEEP_WORK_DEAD_LETTER_QUEUE] : [])];
 
 export const DASHBOARD_ID = 'GuardDashboard';
 export const ALARM_TOPIC_ID = 'AlarmTopic';

@@ -128,8 +128,9 @@ const hubResources = async (resolveVariable, hub) => {
           { Effect: 'Allow', Action: 's3:ListAllMyBuckets', Resource: '*' }, // ListBuckets has no resource-level permissions
           // Its own queue: receive (the event source), and send the page messages of an account.
           { Effect: 'Allow', Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'], Resource: workQueue },
-          // The warning memory (lib/warning-memory.ts), as the sweep keeps it.
-          { Effect: 'Allow', Action: ['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem'], Resource: getAtt('FlapLedgerTable', 'Arn') },
+          // The warning memory (lib/warning-memory.ts), as the sweep keeps it; the sweep's progress markers,
+          // written with the summary in one TransactWriteItems (which needs PutItem and UpdateItem).
+          { Effect: 'Allow', Action: ['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem', 'dynamodb:PutItem'], Resource: getAtt('FlapLedgerTable', 'Arn') },
         ],
       }),
       // The member role of every account in scope, for the three functions (the hub's own account: their own credentials).
@@ -138,7 +139,15 @@ const hubResources = async (resolveVariable, hub) => {
         Properties: {
           PolicyName: 'hub-member-access',
           Roles: [{ Ref: 'IamRoleLambdaExecution' }, { Ref: 'SweepBucketsRole' }, { Ref: 'SweepWorkerRole' }],
-          PolicyDocument: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'sts:AssumeRole', Resource: memberRoleResources(hub) }] },
+          PolicyDocument: {
+            Version: '2012-10-17',
+            Statement: [
+              { Effect: 'Allow', Action: 'sts:AssumeRole', Resource: memberRoleResources(hub) },
+              // Without memberAccounts, each function checks an event's or a message's account against the
+              // organisation's active accounts (lib/organization/scope.ts). No resource-level permissions.
+              ...(hub.memberAccounts.length === 0 ? [{ Effect: 'Allow', Action: 'organizations:ListAccounts', Resource: '*' }] : []),
+            ],
+          },
         },
       },
       // sweepBuckets starts a sweep: the accounts of the organisation, one message each.
@@ -150,7 +159,6 @@ const hubResources = async (resolveVariable, hub) => {
           PolicyDocument: {
             Version: '2012-10-17',
             Statement: [
-              ...(hub.organizationId ? [{ Effect: 'Allow', Action: 'organizations:ListAccounts', Resource: '*' }] : []), // no resource-level permissions
               { Effect: 'Allow', Action: ['sqs:GetQueueUrl', 'sqs:SendMessage'], Resource: workQueue },
             ],
           },

@@ -1,5 +1,6 @@
 /** Real SDK clients against the emulator, and a guard wired to it that counts the calls it makes. */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { AwsCredentialIdentity } from '@smithy/types';
 import { CreateKeyCommand, DisableKeyCommand, KMSClient, ScheduleKeyDeletionCommand } from '@aws-sdk/client-kms';
 import {
   CreateBucketCommand, GetBucketEncryptionCommand, PutBucketEncryptionCommand, PutBucketTaggingCommand, S3Client,
@@ -60,8 +61,8 @@ export const uniqueBucket = (prefix: string): string => `${prefix}-${process.pid
  * DynamoDB applies conditional writes to one item one at a time; the emulator does not (DESIGN.md, moto
  * facts). The ledger's client here queues its UpdateItem calls, as DynamoDB would serialise them.
  */
-export const serialisedDynamoDb = (): DynamoDBClient => {
-  const client = new DynamoDBClient({ region: REGION, endpoint: useEmulator() });
+export const serialisedDynamoDb = (credentials?: AwsCredentialIdentity): DynamoDBClient => {
+  const client = new DynamoDBClient({ region: REGION, endpoint: useEmulator(), ...(credentials ? { credentials } : {}) });
   let queue: Promise<unknown> = Promise.resolve();
   client.middlewareStack.add((next) => (args) => {
     const turn = queue.then(() => next(args));

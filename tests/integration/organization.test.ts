@@ -14,7 +14,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import { CreateRoleCommand, GetRoleCommand, IAMClient } from '@aws-sdk/client-iam';
 import { CreateBucketCommand, GetBucketEncryptionCommand, S3Client } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, DeleteMessageCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
@@ -33,6 +33,7 @@ import { createSweepProgress } from '../../lib/organization/sweep-progress';
 import { sweepQueueSender } from '../../lib/organization/sweep-queue';
 import type { FindingSink } from '../../lib/telemetry';
 import { useEmulator } from '../emulator-env';
+import { serialisedDynamoDb } from './aws';
 import { type FaultProxy, startFaultProxy, type WireAnswer } from './fault-proxy';
 
 const WEST = 'eu-west-1';
@@ -297,14 +298,8 @@ describe('the hub\'s sweep fans out over every account', () => {
 
     const queueName = `org-sweep-${run}`;
     const table = `org-ledger-${run}`;
-    const dynamodb = new DynamoDBClient({ region: EAST, endpoint, credentials: hubCredentials });
-    // DynamoDB applies the updates of one item one at a time; the emulator does not (DESIGN.md): queue them.
-    let turn: Promise<unknown> = Promise.resolve();
-    dynamodb.middlewareStack.add((next) => (args) => {
-      const mine = turn.then(() => next(args));
-      turn = mine.catch(() => undefined);
-      return mine;
-    }, { step: 'initialize', name: 'serialiseLikeDynamoDb' });
+    // In the hub's account; its writes queued as DynamoDB serialises the updates of one item.
+    const dynamodb = serialisedDynamoDb(hubCredentials);
     const sqs = new SQSClient({ region: EAST, endpoint, credentials: hubCredentials });
     const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: queueName }));
     await dynamodb.send(new CreateTableCommand({
