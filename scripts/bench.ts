@@ -1,11 +1,14 @@
 /**
- * `npm run bench`: cold start, warm latency, AWS calls per event and sweep throughput, each beside a
- * baseline measured in the same run, against the local emulator (moto server). Prints tables and writes
- * `bench/results.json`. Takes about two and a half minutes on a 2-core machine. Options (after `--`):
+ * `npm run bench`: cold start, warm latency, AWS calls per event, sweep throughput (each beside a baseline
+ * measured in the same run) and an organisation sweep through the hub's fan-out (scripts/bench-org.ts),
+ * against the local emulator (moto server). Prints tables and writes `bench/results.json`. Options (after `--`):
  *   --runs <n>        fresh processes per cold-start variant (default 9)
  *   --iterations <n>  warm events per latency variant and its baseline (default 100)
  *   --sweep <n>       buckets in the sweep fleet (default 100; 0 skips the sweeps)
  *   --repeats <n>     sweeps per concurrency level (default 3)
+ *   --org-buckets <n> buckets per member account in the organisation sweep (default 2000; 0 skips it)
+ *   --org-accounts <n> member accounts (default 3); --org-workers <n> sweepWorker containers (default 3)
+ *   --org-rtt-buckets <n> buckets per account in the organisation sweep with a 10 ms round trip (default 300)
  * The latency and sweep figures are measured twice: against the emulator as it is, and through a proxy
  * that adds a 10 ms round trip per call (scripts/bench-proxy.ts), the network-bound case of real S3.
  *
@@ -627,11 +630,12 @@ const main = async (): Promise<void> => {
   const iterations = option('iterations', 100);
   const sweepBuckets = option('sweep', 100);
   const repeats = option('repeats', 3);
+  const org = { accounts: option('org-accounts', 3), bucketsPerAccount: option('org-buckets', 2000), workers: option('org-workers', 3), rttBuckets: option('org-rtt-buckets', 300) };
   const work = mkdtempSync(join(tmpdir(), 's3-encryption-guard-bench-'));
   const results: Record<string, unknown> = {
     generatedAt: new Date().toISOString(),
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version, platform: process.platform, arch: process.arch },
-    settings: { coldStartRuns: runs, latencyIterations: iterations, sweepBuckets, sweepRepeats: repeats },
+    settings: { coldStartRuns: runs, latencyIterations: iterations, sweepBuckets, sweepRepeats: repeats, organization: org },
   };
   try {
     console.log('Packaging (serverless package in a copy of the service) and building the baseline bundles…');
@@ -696,6 +700,20 @@ const main = async (): Promise<void> => {
       }
     }
 
+    const organization: Record<string, unknown> = {};
+    if (org.bucketsPerAccount > 0) {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { benchOrganization, printOrganization } = require('./bench-org') as typeof import('./bench-org');
+      const variants = [['emulator', org.bucketsPerAccount, 0], ['simulatedRtt', org.rttBuckets, SIMULATED_RTT_MS]] as const;
+      for (const [name, bucketsPerAccount, rttMs] of variants) {
+        if (bucketsPerAccount === 0) continue;
+        console.log(`\nOrganisation sweep: ${org.accounts} accounts × ${bucketsPerAccount} buckets through the fan-out${rttMs ? `, ${rttMs} ms RTT` : ''} (its own emulator)…`);
+        const result = await benchOrganization({ accounts: org.accounts, bucketsPerAccount, workers: org.workers, rttMs });
+        printOrganization(result);
+        organization[name] = result;
+      }
+    }
+
     const callTargetsMet = calls.filter((row) => row.met !== undefined).every((row) => row.met);
     const targets = [
       { target: 'zip under 400 KB (enforceBucket)', measured: kb(bundles.enforceZipBytes), met: bundles.enforceZipBytes < ZIP_TARGET_BYTES },
@@ -718,6 +736,7 @@ const main = async (): Promise<void> => {
       latency,
       calls,
       sweep,
+      organization,
       targets,
     });
     mkdirSync(dirname(RESULTS), { recursive: true });

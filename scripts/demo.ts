@@ -17,6 +17,7 @@ import { VIOLATION_TEXT } from '../lib/violation-text';
 import { main as doctor } from './doctor';
 import { emulatorEnv, startEmulator } from './emulator';
 import { deployToEmulator } from './emulator-stack';
+import { table } from './text-table';
 
 const REGION = 'us-east-1';
 
@@ -35,14 +36,6 @@ const describeRule = (rule: RuleView | undefined, names: Map<string, string>): s
   if (rule === null) return 'none';
   if (rule.algorithm === 'AES256') return 'AES256';
   return `${rule.algorithm} ${short(rule.kmsKeyId, names)}`;
-};
-
-const table = (rows: string[][]): string => {
-  const widths = rows[0].map((_, column) => Math.max(...rows.map((row) => row[column].length)));
-  return rows.map((row, index) => {
-    const line = row.map((cell, column) => cell.padEnd(widths[column])).join('  ').trimEnd();
-    return index === 0 ? `${line}\n${widths.map((w) => '─'.repeat(w)).join('  ')}` : line;
-  }).join('\n');
 };
 
 const main = async (): Promise<void> => {

@@ -25,10 +25,13 @@ export interface FleetBucket {
 export const emulatorS3 = (endpoint: string, region = 'us-east-1'): S3Client =>
   new S3Client({ region, endpoint, forcePathStyle: true, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
 
-/** Creates `count` buckets `<prefix>-00000`… cycling through the states (no rule, AES256, aws/s3, exempt, mode tag). */
-export const seedFleet = async (s3: S3Client, count: number, prefix = 'fleet'): Promise<FleetBucket[]> => {
+/**
+ * Creates `count` buckets `<prefix>-00000`… cycling through the states (no rule, AES256, aws/s3, exempt, mode
+ * tag), `concurrency` buckets at a time.
+ */
+export const seedFleet = async (s3: S3Client, count: number, prefix = 'fleet', concurrency = 8): Promise<FleetBucket[]> => {
   const fleet = Array.from({ length: count }, (_, index): FleetBucket => ({ name: `${prefix}-${String(index).padStart(5, '0')}`, state: STATES[index % STATES.length] }));
-  await forEachLimit(fleet, 8, async ({ name, state }) => {
+  await forEachLimit(fleet, concurrency, async ({ name, state }) => {
     await s3.send(new CreateBucketCommand({ Bucket: name }));
     const rule = RULES[state];
     if (rule) await s3.send(new PutBucketEncryptionCommand({ Bucket: name, ServerSideEncryptionConfiguration: { Rules: [{ ApplyServerSideEncryptionByDefault: rule }] } }));
