@@ -50,8 +50,8 @@ export const createAccountScope = ({ settings, homeAccount, organizationAccounts
       return accounts.has(account) ? { ok: true } : { ok: false, reason: `account ${account} is not an active account of organization ${settings.organizationId ?? '(unknown)'}` };
     },
     async accounts() {
-      const members_ = listed.size > 0 ? listed : await members(false);
-      return [homeAccount, ...[...members_].filter((account) => account !== homeAccount).sort()];
+      const others = listed.size > 0 ? listed : await members(false);
+      return [homeAccount, ...[...others].filter((account) => account !== homeAccount).sort()];
     },
   };
 };
