@@ -5,7 +5,7 @@
  */
 import { ConfigError, type GuardConfig, loadConfig } from '../config';
 import { KMS_MODES } from '../modes';
-import { DEAD_LETTER_QUEUES, FUNCTIONS, REENCRYPT_DEAD_LETTER_QUEUE, SETTLE_QUEUE } from '../observability';
+import { DEAD_LETTER_QUEUES, FUNCTIONS, REENCRYPT_DEAD_LETTER_QUEUE, SETTLE_QUEUE, SWEEP_WORK_DEAD_LETTER_QUEUE } from '../observability';
 import { SERVICE_NAME } from '../metric-names';
 import { type Check, fail, pass } from './check';
 
@@ -18,9 +18,9 @@ export const ENFORCE_FUNCTION_ID = FUNCTIONS[0].functionId;
 export const SETTLE_QUEUE_MAPPING_ID = 'EnforceBucketEventSourceMappingSQSSettleQueue';
 export { DEAD_LETTER_QUEUES };
 
-/** The stack's dead-letter queues: the three of every stack, and re-keying's where that is deployed. */
+/** The stack's dead-letter queues: the three of every stack, re-keying's and the hub's sweep work where deployed. */
 export const deadLetterQueuesIn = (resources: StackResources) =>
-  [...DEAD_LETTER_QUEUES, ...(resources.has(REENCRYPT_DEAD_LETTER_QUEUE.id) ? [REENCRYPT_DEAD_LETTER_QUEUE] : [])];
+  [...DEAD_LETTER_QUEUES, ...[REENCRYPT_DEAD_LETTER_QUEUE, SWEEP_WORK_DEAD_LETTER_QUEUE].filter((queue) => resources.has(queue.id))];
 
 /** A resource of the stack: its type and physical id (a rule's name, a queue's URL, a function's name, ...). */
 export interface StackResource {

@@ -26,7 +26,7 @@ import { decisionsOf, kmsAccessCheck, type KmsAccessInput, objectsArn, readKeyPo
 import { guardrailsCoveredBy, orgControlsCheck, s3PolicyBlocksPublicAccess } from '../../lib/doctor/org-controls';
 import { toJson, toTable } from '../../lib/doctor/report';
 import { type DoctorOptions, runDoctor } from '../../lib/doctor/run';
-import { configCheck, stackName } from '../../lib/doctor/stack';
+import { configCheck, DEAD_LETTER_QUEUES, deadLetterQueuesIn, stackName } from '../../lib/doctor/stack';
 import { recordsS3Writes, type TrailFacts, trailCheck } from '../../lib/doctor/trails';
 import { SERVICE_NAME } from '../../lib/metric-names';
 import { s3Error } from './aws-mocks';
@@ -355,5 +355,16 @@ describe('runDoctor against a mocked account', () => {
     const { report } = await run();
     expect(report.checks.map((check) => `${check.id}:${check.status}`)).toEqual(['stack:FAIL', 'trail:PASS', 'org-controls:PASS']);
     expect(report.checks[0].detail).toContain('could not be read in eu-west-1');
+  });
+});
+
+describe('the stack\'s dead-letter queues', () => {
+  const resource = { type: 'AWS::SQS::Queue', physicalId: 'https://sqs/q' };
+  const base = (...ids: string[]) => new Map([...DEAD_LETTER_QUEUES.map((queue) => queue.id), ...ids].map((id) => [id, resource]));
+
+  it('are the three of every stack, plus re-keying\'s and the hub\'s sweep work queue\'s where deployed', () => {
+    expect(deadLetterQueuesIn(base()).map((queue) => queue.id)).toEqual(DEAD_LETTER_QUEUES.map((queue) => queue.id));
+    expect(deadLetterQueuesIn(base('SweepWorkDeadLetterQueue', 'ReencryptDeadLetterQueue')).map((queue) => queue.id))
+      .toEqual([...DEAD_LETTER_QUEUES.map((queue) => queue.id), 'ReencryptDeadLetterQueue', 'SweepWorkDeadLetterQueue']);
   });
 });
