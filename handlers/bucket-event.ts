@@ -7,13 +7,11 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda'
 import { explainCredentials } from '../lib/credentials-hint';
 import { isTransient } from '../lib/aws-errors';
 import { type BucketTrigger, type ParsedEvent, parseBucketEvent } from '../lib/cloudtrail-event';
-import { enforceBucket, type GuardDeps, type Outcome } from '../lib/enforce';
-import type { Finding, Trigger } from '../lib/finding';
+import { enforceBucket, type Outcome } from '../lib/enforce';
+import type { Finding } from '../lib/finding';
 import { createGuard, type Guard } from '../lib/guard';
 import type { Identity } from '../lib/account';
-import { hubFactory, type Hub } from '../lib/organization/hub';
-import { MemberRoleUnavailableError } from '../lib/organization/member-credentials';
-import { unreachableFinding } from '../lib/organization/unreachable';
+import { enforceThrough, hubFactory, type Hub } from '../lib/organization/hub';
 import { deployedSink, type FindingSink, logger } from '../lib/telemetry';
 
 export interface BareEventResult {
@@ -55,29 +53,15 @@ export const createBucketEventHandler = (guard: Guard, sink: FindingSink, hubOf?
     const inFlight = new Map<string, Promise<Outcome>>();
     /** Errors that are not AWS's passing faults: the guard itself broke, and the invocation fails loudly. */
     const broken: unknown[] = [];
-    /** The guard's dependencies in the event's account, or the finding of a member role the hub cannot assume. */
-    const reach = async (event: BucketTrigger, trigger: Trigger): Promise<GuardDeps | Finding> => {
-      if (!hub) return guard;
-      const started = Date.now();
-      try {
-        return await hub.depsFor(event.account);
-      } catch (error) {
-        if (!(error instanceof MemberRoleUnavailableError)) throw error;
-        return unreachableFinding({ bucket: event.bucket, region: event.region, trigger, error, durationMs: Date.now() - started });
-      }
-    };
     const evaluate = async (event: BucketTrigger): Promise<Outcome> => {
       const trigger = {
         type: 'event' as const, eventName: event.eventName,
         ...(event.eventId ? { eventId: event.eventId } : {}), ...(event.actor ? { actor: event.actor } : {}), ...(event.eventTime ? { eventTime: event.eventTime } : {}),
       };
       try {
-        const deps = await reach(event, trigger);
-        if ('schemaVersion' in deps) {
-          sink.finding(deps);
-          return { kind: 'finding', finding: deps };
-        }
-        const outcome = await enforceBucket({ bucket: event.bucket, region: event.region, accountId: event.account, partition, trigger }, deps);
+        const request = { bucket: event.bucket, region: event.region, accountId: event.account, partition, trigger };
+        // The hub acts through the account's member role; a single-account guard as itself.
+        const outcome = hub ? await enforceThrough(hub, request) : await enforceBucket(request, guard);
         if (outcome.kind !== 'finding') {
           sink.notEvaluated(outcome.kind === 'gone' ? { ...outcome, trigger } : outcome);
           return outcome;

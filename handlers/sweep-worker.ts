@@ -8,27 +8,18 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda'
 import { listBucketPages } from '../lib/bucket-state';
 import { explainCredentials } from '../lib/credentials-hint';
 import { isTransient } from '../lib/aws-errors';
-import { enforceBucket } from '../lib/enforce';
-import { MemberRoleUnavailableError } from '../lib/organization/member-credentials';
-import { unreachableFinding } from '../lib/organization/unreachable';
+import { enforceThrough } from '../lib/organization/hub';
 import { createGuard, type Guard } from '../lib/guard';
-import type { Hub } from '../lib/organization/hub';
-import { hubFactory } from '../lib/organization/hub';
 import { handleSweepMessage, type OrgSweepDeps } from '../lib/organization/org-sweep';
-import { PAGE_MESSAGE_MAX_BUCKETS, parseSweepMessage, type SweepMessage } from '../lib/organization/sweep-messages';
-import { createSweepProgress, type SweepProgress } from '../lib/organization/sweep-progress';
-import { sweepQueueSender } from '../lib/organization/sweep-queue';
+import { PAGE_MESSAGE_MAX_BUCKETS, parseSweepMessage } from '../lib/organization/sweep-messages';
+import { orgSweepRuntime, type OrgSweepRuntime } from '../lib/organization/sweep-wiring';
 import { deployedSink, type FindingSink, logger } from '../lib/telemetry';
 import { createWarningMemory, type WarningMemory } from '../lib/warning-memory';
-import type { Identity } from '../lib/account';
 import type { Json } from '../lib/json';
 
 const LIST_PAGE_SIZE = 10_000;
 
-export interface SweepWorkerRuntime {
-  hubOf: (identity: Identity) => Hub;
-  progress: SweepProgress;
-  send: (messages: readonly SweepMessage[]) => Promise<void>;
+export interface SweepWorkerRuntime extends OrgSweepRuntime {
   warningMemory?: WarningMemory;
   log: (message: string, details: Json) => void;
 }
@@ -49,17 +40,10 @@ export const createSweepWorker = (guard: Guard, sink: FindingSink, runtime: Swee
         yield* listBucketPages(s3, guard.homeRegion, LIST_PAGE_SIZE, undefined, true);
       },
       inScope: (account) => hub.scope.check(account),
-      enforce: async (account, bucket, sweepId) => {
-        const request = { bucket: bucket.name, region: bucket.region ?? guard.homeRegion, accountId: account, partition: identity.partition, trigger: { type: 'sweep' as const, sweepId } };
-        const started = Date.now();
-        try {
-          return await enforceBucket(request, await hub.depsFor(account));
-        } catch (error) {
-          // The role was refused since the account was listed (deleted, or its trust changed): an ERROR, not a retry.
-          if (!(error instanceof MemberRoleUnavailableError)) throw error;
-          return { kind: 'finding', finding: unreachableFinding({ ...request, error, durationMs: Date.now() - started }) };
-        }
-      },
+      // A role refused since the account was listed (deleted, its trust changed) is an ERROR, not a retry.
+      enforce: (account, bucket, sweepId) => enforceThrough(hub, {
+        bucket: bucket.name, region: bucket.region ?? guard.homeRegion, accountId: account, partition: identity.partition, trigger: { type: 'sweep', sweepId },
+      }),
       record: (finding, log) => sink.finding(finding, log),
       page: {
         settings: sweep,
@@ -98,16 +82,11 @@ export const createSweepWorker = (guard: Guard, sink: FindingSink, runtime: Swee
 
 const lambdaHandler = (): ((event: SQSEvent, context?: Partial<Context>) => Promise<SQSBatchResponse>) => {
   const guard = createGuard();
-  const hubOf = hubFactory(guard);
+  const org = orgSweepRuntime(guard);
   const table = guard.config.flap.table;
-  const queue = process.env.SWEEP_WORK_QUEUE_NAME;
-  if (!hubOf || !table || !queue) {
-    return () => Promise.reject(new Error('sweepWorker runs only with organization=hub, a ledger table (FLAP_TABLE) and SWEEP_WORK_QUEUE_NAME'));
-  }
+  if (!org || !table) return () => Promise.reject(new Error('sweepWorker runs only with organization=hub'));
   return createSweepWorker(guard, deployedSink(() => guard.events(guard.homeRegion)), {
-    hubOf,
-    progress: createSweepProgress(() => guard.dynamodb(guard.homeRegion), table),
-    send: sweepQueueSender(() => guard.sqs(guard.homeRegion), queue),
+    ...org,
     warningMemory: createWarningMemory(() => guard.dynamodb(guard.homeRegion), table, (problem) => logger.warn(problem)),
     log: (message, details) => logger.info(message, details),
   });

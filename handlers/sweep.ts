@@ -18,11 +18,8 @@ import { jobTrackingDeps } from '../lib/reencrypt/batch-operations';
 import { countProgress, logReencryption } from '../lib/reencrypt/report';
 import { trackJobs } from '../lib/reencrypt/track-jobs';
 import type { Identity } from '../lib/account';
-import { hubFactory, type Hub } from '../lib/organization/hub';
 import { startOrgSweep } from '../lib/organization/org-sweep';
-import type { SweepMessage } from '../lib/organization/sweep-messages';
-import { createSweepProgress, type SweepProgress } from '../lib/organization/sweep-progress';
-import { sweepQueueSender } from '../lib/organization/sweep-queue';
+import { orgSweepRuntime, type OrgSweepRuntime } from '../lib/organization/sweep-wiring';
 
 /** Re-keying jobs: each finding logged; a finished job's objects counted in the metrics once. */
 const trackReencryptionJobs = async (guard: Guard, accountId: string): Promise<void> => {
@@ -57,13 +54,6 @@ const notASweepTrigger = (event: Json): string | undefined => {
   return undefined; // schedule, or a manual invocation
 };
 
-/** organization=hub: the sweep fans out to the sweep work queue instead of walking the buckets itself. */
-export interface OrgSweepRuntime {
-  hubOf: (identity: Identity) => Hub;
-  progress: SweepProgress;
-  send: (messages: readonly SweepMessage[]) => Promise<void>;
-}
-
 /** What the hub's sweep start reports: the sweepWorker function does the rest and logs `sweep completed`. */
 export interface FannedOut {
   status: 'fanned-out';
@@ -79,6 +69,7 @@ export interface SweepRuntime {
   warningMemory?: WarningMemory;
   /** After a completed sweep: findings for the guard's Batch Operations jobs (re-keying enabled only). */
   trackJobs?: (accountId: string) => Promise<void>;
+  /** organization=hub: the sweep fans out to the sweep work queue instead of walking the buckets itself. */
   org?: OrgSweepRuntime;
 }
 
@@ -150,19 +141,10 @@ export const createSweepHandler = (guard: Guard, sink: FindingSink, runtime: Swe
     return outcome;
   };
 
-/** organization=hub: the fan-out's progress and queue (the stack sets SWEEP_WORK_QUEUE_NAME then). */
-const orgRuntime = (guard: Guard, table: string | undefined): OrgSweepRuntime | undefined => {
-  const hubOf = hubFactory(guard);
-  const queue = process.env.SWEEP_WORK_QUEUE_NAME;
-  if (!hubOf) return undefined;
-  if (!table || !queue) throw new Error('organization=hub needs the ledger table (FLAP_TABLE) and the sweep work queue (SWEEP_WORK_QUEUE_NAME)');
-  return { hubOf, progress: createSweepProgress(() => guard.dynamodb(guard.homeRegion), table), send: sweepQueueSender(() => guard.sqs(guard.homeRegion), queue) };
-};
-
 const lambdaHandler = () => {
   const guard = createGuard();
   const table = guard.config.flap.table;
-  const org = orgRuntime(guard, table);
+  const org = orgSweepRuntime(guard);
   return createSweepHandler(guard, deployedSink(() => guard.events(guard.homeRegion)), {
     ...(table ? { warningMemory: createWarningMemory(() => guard.dynamodb(guard.homeRegion), table, (problem) => logger.warn(problem)) } : {}),
     handOver: async (next, context) => {

@@ -8,6 +8,7 @@
  * metrics; an event that cannot be sent is logged with the reason.
  */
 import type { EventBridgeClient, PutEventsRequestEntry, PutEventsResultEntry } from '@aws-sdk/client-eventbridge';
+import { batchesWithin } from './batches';
 import { forEachLimit } from './concurrency';
 import type { Finding } from './finding';
 import { eventBridgeSdk } from './sdk';
@@ -84,23 +85,8 @@ export const findingEvent = (finding: Finding): PutEventsRequestEntry | undefine
 };
 
 /** Consecutive entries in requests of at most 10 entries and under 256 KB each. */
-export const batches = <T extends { entry: PutEventsRequestEntry }>(items: readonly T[]): T[][] => {
-  const result: T[][] = [];
-  let current: T[] = [];
-  let bytes = 0;
-  for (const item of items) {
-    const size = entrySize(item.entry);
-    if (current.length === MAX_ENTRIES_PER_REQUEST || (current.length > 0 && bytes + size >= MAX_REQUEST_BYTES)) {
-      result.push(current);
-      current = [];
-      bytes = 0;
-    }
-    current.push(item);
-    bytes += size;
-  }
-  if (current.length > 0) result.push(current);
-  return result;
-};
+export const batches = <T extends { entry: PutEventsRequestEntry }>(items: readonly T[]): T[][] =>
+  batchesWithin(items, (item) => entrySize(item.entry), { maxItems: MAX_ENTRIES_PER_REQUEST, maxBytes: MAX_REQUEST_BYTES });
 
 export interface Unpublished {
   bucket: string;

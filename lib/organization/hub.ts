@@ -4,14 +4,15 @@
  * decisions stay in lib/enforce.ts: the hub only changes whose credentials read and write, and the owner
  * every S3 call expects (`ExpectedBucketOwner` = the account the event names).
  */
-import type { GuardDeps } from '../enforce';
+import { enforceBucket, type EnforceRequest, type GuardDeps, type Outcome } from '../enforce';
 import type { Guard } from '../guard';
 import { createAliasLookup } from '../key-aliases';
 import { createKeyLookup } from '../key-lookup';
-import { createMemberCredentials, type MemberCredentials } from './member-credentials';
+import { createMemberCredentials, type MemberCredentials, MemberRoleUnavailableError } from './member-credentials';
 import { listActiveAccounts } from './org-accounts';
 import { type AccountScope, createAccountScope } from './scope';
 import type { Identity } from '../account';
+import { unreachableFinding } from './unreachable';
 
 /**
  * Accounts whose clients one container keeps (about 30 KB per SDK client and region): enough for the
@@ -76,4 +77,18 @@ export const hubFactory = (guard: Guard): ((identity: Identity) => Hub) | undefi
     if (hub?.key !== key) hub = { key, hub: createHub({ guard, homeAccount: identity.accountId, partition: identity.partition }) };
     return hub.hub;
   };
+};
+
+/**
+ * `enforceBucket` in the request's account, through its member role. A role that cannot be assumed — before
+ * the evaluation, or on renewal during it — is the bucket's ERROR finding (MEMBER_ROLE_UNAVAILABLE).
+ */
+export const enforceThrough = async (hub: Hub, request: EnforceRequest): Promise<Outcome> => {
+  const started = Date.now();
+  try {
+    return await enforceBucket(request, await hub.depsFor(request.accountId));
+  } catch (error) {
+    if (!(error instanceof MemberRoleUnavailableError)) throw error;
+    return { kind: 'finding', finding: unreachableFinding({ bucket: request.bucket, region: request.region, trigger: request.trigger, error, durationMs: Date.now() - started }) };
+  }
 };

@@ -1,9 +1,10 @@
 /**
  * AWS adapter: the sweep's work queue. Messages go out in SendMessageBatch calls of at most 10 entries and
- * 200 KB (SQS's batch limits are 10 entries and 256 KB); an entry SQS refuses fails the whole send, so the
+ * under 200 KB (SQS's batch limits are 10 entries and 256 KB); an entry SQS refuses fails the whole send, so the
  * message that produced them is delivered again rather than leaving a gap.
  */
 import type { SQSClient } from '@aws-sdk/client-sqs';
+import { batchesWithin } from '../batches';
 import { sqsSdk } from '../sdk';
 import type { SweepMessage } from './sweep-messages';
 
@@ -11,23 +12,8 @@ const MAX_ENTRIES = 10;
 const MAX_BATCH_BYTES = 200_000;
 
 /** Batches in order, each within SQS's limits. */
-export const batchesOf = (bodies: readonly string[]): string[][] => {
-  const batches: string[][] = [];
-  let current: string[] = [];
-  let bytes = 0;
-  for (const body of bodies) {
-    const size = Buffer.byteLength(body);
-    if (current.length === MAX_ENTRIES || (current.length > 0 && bytes + size > MAX_BATCH_BYTES)) {
-      batches.push(current);
-      current = [];
-      bytes = 0;
-    }
-    current.push(body);
-    bytes += size;
-  }
-  if (current.length > 0) batches.push(current);
-  return batches;
-};
+export const batchesOf = (bodies: readonly string[]): string[][] =>
+  batchesWithin(bodies, (body) => Buffer.byteLength(body), { maxItems: MAX_ENTRIES, maxBytes: MAX_BATCH_BYTES });
 
 export const sweepQueueSender = (sqs: () => SQSClient, queueName: string): ((messages: readonly SweepMessage[]) => Promise<void>) => {
   let url: Promise<string> | undefined;
