@@ -9,7 +9,7 @@ import { load } from 'js-yaml';
 import { GUARD_ROLE_PATH } from '../../lib/organization/names';
 import { SPOKE_PATH } from '../../scripts/build-spoke';
 import { type Request, statementApplies } from '../unit/iam-evaluator';
-import { asArray, expectLintClean, expectPackaged, packageService, resourcesOfType, roleStatements, single, type StagedService, stageService, targetOf, type Template } from './serverless-cli';
+import { actionsOf, asArray, expectLintClean, expectPackaged, packageService, resourcesOfType, roleStatements, single, type StagedService, stageService, targetOf, type Template } from './serverless-cli';
 
 type Json = Record<string, any>;
 const CLI_TIMEOUT = 180_000;
@@ -38,7 +38,6 @@ const busStatement = (template: Template): Json => {
   return resolved(policy.Properties.Statement);
 };
 const admits = (template: Template, request: Request): boolean => statementApplies(busStatement(template) as never, request);
-const actionsOf = (template: Template, role: string): string[] => roleStatements(template, role).flatMap((statement) => asArray<string>(statement.Action));
 const assumable = (template: Template, role: string): unknown[] =>
   roleStatements(template, role).filter((statement) => asArray(statement.Action).includes('sts:AssumeRole')).flatMap((statement) => asArray(statement.Resource));
 

@@ -6,7 +6,7 @@
  */
 import { GUARD_ROLE_PATH } from '../../lib/organization/names';
 import { batchRoleArn } from '../../lib/reencrypt/batch-plan';
-import { asArray, expectLintClean, expectPackaged, packageService, resourcesOfType, roleStatements, single, type StagedService, stageService, targetOf, type Template } from './serverless-cli';
+import { actionsOf, asArray, expectLintClean, expectPackaged, packageService, resourcesOfType, roleStatements, single, type StagedService, stageService, targetOf, type Template } from './serverless-cli';
 
 const CLI_TIMEOUT = 180_000;
 const KEY = 'arn:aws:kms:us-east-1:123456789012:key/1111aaaa-0000-4000-8000-000000000001';
@@ -15,7 +15,6 @@ const BATCH_ROLE = 'BatchOperationsRole';
 /** What re-keying needs and nothing else of the stack may have. */
 const REKEYING_ACTIONS = ['s3:UpdateObjectEncryption', 's3:GetObject', 's3:GetObjectVersion', 'kms:Encrypt', 'kms:Decrypt', 'kms:ReEncryptFrom', 'kms:ReEncryptTo', 'kms:GenerateDataKey', 'iam:PassRole', 's3:CreateJob'];
 
-const actionsOf = (template: Template, roleId: string): string[] => roleStatements(template, roleId).flatMap((statement) => asArray<string>(statement.Action));
 
 describe('packaged template with reencryptObjects=enforce', () => {
   let service: StagedService;

@@ -145,6 +145,10 @@ export const roleStatements = (template: Template, roleId: string): any[] => {
   return [...inline, ...attached];
 };
 
+/** Every action a role is granted, in the order of its statements. */
+export const actionsOf = (template: Template, roleId: string): string[] =>
+  roleStatements(template, roleId).flatMap((statement) => asArray<string>(statement.Action));
+
 /**
  * A template value with `Fn::Sub` of the stack's partition and account filled in, as CloudFormation would in
  * that account; any other intrinsic is an error (an event pattern must need nothing else).

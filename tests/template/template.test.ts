@@ -7,7 +7,7 @@
 import { TRIGGER_EVENT_NAMES } from '../../lib/cloudtrail-event';
 import { DEAD_LETTER_QUEUES, ENFORCE_FUNCTION_ID, RULE_ID, SETTLE_QUEUE_ID, SETTLE_QUEUE_MAPPING_ID } from '../../lib/doctor/stack';
 import { GUARD_ROLE_PATH } from '../../lib/organization/names';
-import { asArray, packageService, roleStatements, type StagedService, stageService, targetOf, type Template, expectLintClean, expectPackaged, resourcesOfType, single } from './serverless-cli';
+import { actionsOf, asArray, packageService, roleStatements, type StagedService, stageService, targetOf, type Template, expectLintClean, expectPackaged, resourcesOfType, single } from './serverless-cli';
 
 const CLI_TIMEOUT = 180_000;
 const GUARD_ROLE = 'IamRoleLambdaExecution';
@@ -185,11 +185,10 @@ describe('packaged template (serverless package, default params)', () => {
     });
 
     it('lets only the sweep list buckets, continue itself and use its dead-letter queue', () => {
-      const actionsOf = (role: string) => roleStatements(template, role).flatMap((statement) => asArray<string>(statement.Action));
       const sweepOnly = ['s3:ListAllMyBuckets', 'lambda:InvokeFunction', 'sqs:SendMessage'];
-      expect(actionsOf(GUARD_ROLE).filter((action) => sweepOnly.includes(action))).toEqual([]);
-      expect(actionsOf(SWEEP_ROLE)).toEqual(expect.arrayContaining(sweepOnly));
-      expect(actionsOf(SWEEP_ROLE).filter((action) => action.startsWith('sqs:Receive'))).toEqual([]);
+      expect(actionsOf(template, GUARD_ROLE).filter((action) => sweepOnly.includes(action))).toEqual([]);
+      expect(actionsOf(template, SWEEP_ROLE)).toEqual(expect.arrayContaining(sweepOnly));
+      expect(actionsOf(template, SWEEP_ROLE).filter((action) => action.startsWith('sqs:Receive'))).toEqual([]);
     });
 
     it('lets the sweep continue itself by the ARN it is invoked as — unqualified, or a version or alias — and nothing else; Lambda lets that chain run', () => {
@@ -248,9 +247,8 @@ describe('packaged template (serverless package, default params)', () => {
   });
 
   it('lets only the sweep read and write its warning memory in the flap-ledger table, in batches', () => {
-    const actionsOf = (role: string) => roleStatements(template, role).flatMap((statement) => asArray<string>(statement.Action));
-    expect(actionsOf(SWEEP_ROLE)).toEqual(expect.arrayContaining(['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem']));
-    expect(actionsOf(GUARD_ROLE).filter((action) => action.startsWith('dynamodb:Batch'))).toEqual([]);
+    expect(actionsOf(template, SWEEP_ROLE)).toEqual(expect.arrayContaining(['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem']));
+    expect(actionsOf(template, GUARD_ROLE).filter((action) => action.startsWith('dynamodb:Batch'))).toEqual([]);
   });
 
   it('deploys nothing of the organisation hub while organization is off (the default)', () => {
